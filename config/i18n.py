@@ -1,0 +1,139 @@
+"""Message catalogues (gettext via Babel) and locale-aware formatting.
+
+Catalogues live in ``config/locale/<locale>/LC_MESSAGES/messages.po``.  They are
+compiled in memory on first use, so an installed package needs no separate
+``pybabel compile`` step; ``make i18n`` extracts and updates them.
+
+Translations are per reader: call :func:`translator` with the reader's locale and
+use the returned object.  For the CLI, which has one reader, :func:`set_locale`
+sets the locale of the current context and :func:`_` translates with it.
+Nothing is installed into ``builtins``: async code serving several readers at
+once must not share a global gettext.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date as _format_date
+from babel.dates import format_datetime as _format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+DEFAULT_LOCALE = "zh_CN"
+SUPPORTED_LOCALES: tuple[str, ...] = ("zh_CN", "en")
+
+_ALIASES = {
+    "zh": "zh_CN",
+    "zh_cn": "zh_CN",
+    "zh-cn": "zh_CN",
+    "zh_hans": "zh_CN",
+    "zh-hans": "zh_CN",
+    "zh_hans_cn": "zh_CN",
+    "中文": "zh_CN",
+    "简体中文": "zh_CN",
+    "en": "en",
+    "en_us": "en",
+    "en-us": "en",
+    "en_gb": "en",
+    "en-gb": "en",
+    "english": "en",
+    "英文": "en",
+    "英语": "en",
+}
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it (translated where shown)."""
+    return message
+
+
+def normalise_locale(value: str | None) -> str | None:
+    """Map ``zh``, ``zh-CN``, ``中文``, ``en_US``... to a supported locale, or None."""
+    if value is None:
+        return None
+    return _ALIASES.get(value.strip().lower())
+
+
+@cache
+def translator(locale: str | None = None) -> NullTranslations:
+    """The translations for ``locale`` (a supported locale; default zh_CN)."""
+    locale = normalise_locale(locale) or DEFAULT_LOCALE
+    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po_path.is_file():
+        return NullTranslations()
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+_current_locale: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "riskprompt_locale", default=DEFAULT_LOCALE
+)
+
+
+def set_locale(locale: str | None) -> str:
+    """Set the locale of the current context (the CLI's one reader); returns it."""
+    resolved = normalise_locale(locale) or DEFAULT_LOCALE
+    _current_locale.set(resolved)
+    return resolved
+
+
+def current_locale() -> str:
+    """The locale of the current context."""
+    return _current_locale.get()
+
+
+def _(message: str) -> str:
+    """Translate ``message`` into the current context's locale."""
+    return translator(_current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """Translate with a plural form into the current context's locale."""
+    return translator(_current_locale.get()).ngettext(singular, plural, n)
+
+
+def babel_locale(locale: str | None = None) -> Locale:
+    """The Babel ``Locale`` for formatting (the current context's by default)."""
+    name = normalise_locale(locale) or current_locale()
+    try:
+        return Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(DEFAULT_LOCALE)
+
+
+def format_number(value: float, locale: str | None = None) -> str:
+    """A number with the reader's grouping, e.g. ``12,345``."""
+    return format_decimal(value, locale=babel_locale(locale))
+
+
+def format_ratio(value: float, locale: str | None = None) -> str:
+    """A ratio (0.5) as a percentage for the reader (``50%``)."""
+    return format_percent(value, locale=babel_locale(locale))
+
+
+def format_when(
+    value: datetime, tz: str | ZoneInfo = "Asia/Shanghai", locale: str | None = None
+) -> str:
+    """A moment in the reader's time zone and locale, e.g. ``2025年3月1日 09:30:00``."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    return _format_datetime(value, "medium", tzinfo=zone, locale=babel_locale(locale))
+
+
+def format_day(value: date, locale: str | None = None) -> str:
+    """A date for the reader, e.g. ``2025年3月1日``."""
+    return _format_date(value, "long", locale=babel_locale(locale))

@@ -1,0 +1,195 @@
+"""Settings from the environment (``RISKPROMPT_*``) and an optional TOML file.
+
+Precedence, highest first: explicit overrides, environment variables, the TOML
+file (``--config FILE`` or ``RISKPROMPT_CONFIG``), the embedded defaults.  The
+defaults run everything on one machine: SQLite and the file channel.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from config.i18n import N_, SUPPORTED_LOCALES, normalise_locale
+
+ENV_PREFIX = "RISKPROMPT_"
+PLACEHOLDER_SECRET = "change-me"
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; ``setting`` names the variable, ``reason`` says why."""
+
+    def __init__(self, setting: str, reason: str, **params: object) -> None:
+        super().__init__(f"{setting}: {reason % params if params else reason}")
+        self.setting = setting
+        self.reason = reason
+        self.params = params
+
+    def message(self, gettext: Callable[[str], str]) -> str:
+        """The one line shown to a person, translated with ``gettext``."""
+        reason = gettext(self.reason)
+        return f"{self.setting}: {reason % self.params if self.params else reason}"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    ENVIRONMENT: Literal["development", "production"] = "development"
+    DATABASE_URL: str = "sqlite:///./riskprompt.db"
+    LOCALE: str = "zh_CN"
+    TIMEZONE: str = "Asia/Shanghai"
+    DATA_DIR: Path = Path("./data")
+    OUTBOX_DIR: Path = Path("./outbox")
+
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = Field(default=25, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS: bool = False
+    SMTP_TLS: bool = False
+    SMTP_FROM: str = "riskprompt@localhost"
+
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_FROM: str | None = None
+    TWILIO_API_URL: str | None = None
+
+    TELEGRAM_TOKEN: str | None = None
+    TELEGRAM_API_URL: str | None = None
+
+    PUBLIC_URL: str | None = None
+    SECRET_KEY: str = PLACEHOLDER_SECRET
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(N_("not a database URL such as sqlite:///./riskprompt.db")) from exc
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError(N_("only sqlite and postgresql databases are supported"))
+        return value
+
+    @field_validator("LOCALE")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        locale = normalise_locale(value)
+        if locale is None:
+            raise ValueError(N_("unsupported locale; use zh_CN or en"))
+        return locale
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(N_("unknown time zone; use a name such as Asia/Shanghai")) from exc
+        return value
+
+    @field_validator("PUBLIC_URL", "TWILIO_API_URL", "TELEGRAM_API_URL")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(N_("must start with http:// or https://"))
+        return value.rstrip("/")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.TIMEZONE)
+
+    @property
+    def smtp_enabled(self) -> bool:
+        """Email goes through SMTP (otherwise through the file channel)."""
+        return bool(self.SMTP_HOST)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """SMS goes through Twilio (otherwise through the file channel)."""
+        return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN and self.TWILIO_FROM)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Chat goes through Telegram (otherwise through the file channel)."""
+        return bool(self.TELEGRAM_TOKEN)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = _CONFIG_FILE.get("path")
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+# The TOML path is chosen at run time (--config or RISKPROMPT_CONFIG); pydantic-settings
+# reads sources from a classmethod, so the choice is handed over here for one load.
+_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load and check the settings.
+
+    Args:
+        config_file: a TOML file; defaults to ``RISKPROMPT_CONFIG`` when set.
+        overrides: values that win over every source (used by tests and the demo).
+
+    Raises:
+        SettingsError: naming the first invalid setting and why.
+    """
+    path = config_file or os.environ.get(f"{ENV_PREFIX}CONFIG") or None
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise SettingsError(
+                f"{ENV_PREFIX}CONFIG", N_("file not found: %(path)s"), path=str(path)
+            )
+    _CONFIG_FILE["path"] = path
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        reason = error["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{ENV_PREFIX}{field.upper()}", reason) from None
+    except ValueError as exc:  # a TOML file that does not parse
+        raise SettingsError(f"{ENV_PREFIX}CONFIG", str(exc)) from None
+    finally:
+        _CONFIG_FILE["path"] = None
+    if settings.ENVIRONMENT == "production" and settings.SECRET_KEY == PLACEHOLDER_SECRET:
+        raise SettingsError(f"{ENV_PREFIX}SECRET_KEY", N_("set a secret key in production"))
+    return settings
+
+
+__all__ = ["SUPPORTED_LOCALES", "Settings", "SettingsError", "load_settings"]

@@ -1,0 +1,38 @@
+"""The domain: tables and the rules that change them."""
+
+from models.audit import AuditEvent
+from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
+from models.people import Assignment, Channel, Person, Role
+from models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
+from models.warnings import (
+    Rectification,
+    RectificationStatus,
+    Warning,
+    WarningColour,
+    WarningForm,
+    WarningStatus,
+)
+
+__all__ = [
+    "Assignment",
+    "AuditEvent",
+    "Channel",
+    "Delivery",
+    "DeliveryStatus",
+    "Person",
+    "Post",
+    "Power",
+    "Prompt",
+    "PromptKind",
+    "PromptStatus",
+    "Rectification",
+    "RectificationStatus",
+    "RiskLevel",
+    "RiskPoint",
+    "Role",
+    "Unit",
+    "Warning",
+    "WarningColour",
+    "WarningForm",
+    "WarningStatus",
+]

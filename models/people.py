@@ -1,0 +1,221 @@
+"""People, their roles, their channels and the posts they hold."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import ClassVar
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+from config.i18n import N_, normalise_locale
+from models.errors import InvalidInput, PermissionDenied
+from models.types import UTCDateTime, str_enum
+
+
+class Role(enum.StrEnum):
+    """What a person may do: staff receive; officers (纪检监察) issue and review."""
+
+    STAFF = "staff"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        """The msgid of the role's name."""
+        return _ROLE_LABELS[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Role:
+        """Read staff/officer/admin or 工作人员/纪检监察/管理员.
+
+        Raises:
+            InvalidInput: for anything else.
+        """
+        role = _ROLE_WORDS.get(value.strip().lower())
+        if role is None:
+            raise InvalidInput(
+                N_("unknown role %(value)r: use staff/officer/admin or 工作人员/纪检监察/管理员"),
+                value=value,
+            )
+        return role
+
+
+_ROLE_LABELS = {Role.STAFF: N_("staff"), Role.OFFICER: N_("officer"), Role.ADMIN: N_("admin")}
+_ROLE_WORDS = {
+    "staff": Role.STAFF,
+    "工作人员": Role.STAFF,
+    "officer": Role.OFFICER,
+    "纪检监察": Role.OFFICER,
+    "纪检监察干部": Role.OFFICER,
+    "admin": Role.ADMIN,
+    "管理员": Role.ADMIN,
+}
+
+
+class Channel(enum.StrEnum):
+    """A way to reach a person."""
+
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    EMAIL = "email"
+
+    @classmethod
+    def parse_list(cls, value: str) -> list[Channel]:
+        """Read an ordered preference such as ``telegram,sms,email`` (also 、，; and spaces).
+
+        Raises:
+            InvalidInput: an unknown channel, or one named twice.
+        """
+        text = value
+        for sep in ("，", "、", ";", "；", " ", "\n"):
+            text = text.replace(sep, ",")
+        channels: list[Channel] = []
+        for word in (part.strip().lower() for part in text.split(",")):
+            if not word:
+                continue
+            channel = _CHANNEL_WORDS.get(word)
+            if channel is None:
+                raise InvalidInput(
+                    N_("unknown channel %(value)r: use telegram, sms or email"), value=word
+                )
+            if channel in channels:
+                raise InvalidInput(N_("channel %(value)r named twice"), value=word)
+            channels.append(channel)
+        return channels
+
+
+_CHANNEL_WORDS = {
+    "telegram": Channel.TELEGRAM,
+    "tg": Channel.TELEGRAM,
+    "chat": Channel.TELEGRAM,
+    "电报": Channel.TELEGRAM,
+    "sms": Channel.SMS,
+    "短信": Channel.SMS,
+    "email": Channel.EMAIL,
+    "e-mail": Channel.EMAIL,
+    "mail": Channel.EMAIL,
+    "邮件": Channel.EMAIL,
+    "邮箱": Channel.EMAIL,
+}
+
+DEFAULT_CHANNELS = "telegram,sms,email"
+
+
+def normalise_mobile(value: str, region: str = "CN") -> str:
+    """A mobile number in E.164 (``+8613800138000``); national numbers read in ``region``.
+
+    Raises:
+        InvalidInput: not a valid phone number.
+    """
+    try:
+        number = phonenumbers.parse(value.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidInput(N_("not a phone number: %(value)r"), value=value) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(N_("not a valid phone number: %(value)r"), value=value)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(value: str) -> str:
+    """A syntactically valid email address, domain in lower case.
+
+    Raises:
+        InvalidInput: not an email address.
+    """
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput(N_("not an email address: %(value)r"), value=value) from exc
+
+
+def parse_locale(value: str) -> str:
+    """zh_CN or en from the spellings people use (zh, 中文, en_US...).
+
+    Raises:
+        InvalidInput: an unsupported language.
+    """
+    locale = normalise_locale(value)
+    if locale is None:
+        raise InvalidInput(N_("unsupported language %(value)r: use zh_CN or en"), value=value)
+    return locale
+
+
+class Person(SQLModel, table=True):
+    """Someone who holds posts and receives prompts, or an officer who issues them."""
+
+    __tablename__: ClassVar[str] = "person"  # type: ignore[misc]
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: Role = Field(default=Role.STAFF, sa_type=str_enum(Role))
+    supervisor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    locale: str = Field(default="zh_CN", max_length=8)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    mobile: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    telegram_chat_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, unique=True, nullable=True)
+    )
+    channels: str = Field(default=DEFAULT_CHANNELS, max_length=64)
+    sms_opt_out: bool = Field(default=False)
+    active: bool = Field(default=True)
+
+    @property
+    def channel_preference(self) -> list[Channel]:
+        """The person's channels in order of preference."""
+        return Channel.parse_list(self.channels)
+
+    def address_for(self, channel: Channel) -> str | None:
+        """Where ``channel`` reaches this person, or None when it cannot."""
+        if channel is Channel.TELEGRAM:
+            return str(self.telegram_chat_id) if self.telegram_chat_id is not None else None
+        if channel is Channel.SMS:
+            return None if self.sms_opt_out else self.mobile
+        return self.email
+
+    def reachable_channels(self) -> list[Channel]:
+        """The preferred channels this person can actually receive, in order."""
+        return [c for c in self.channel_preference if self.address_for(c)]
+
+    @property
+    def is_officer(self) -> bool:
+        """Officers and admins may issue prompts and warnings and review corrections."""
+        return self.role in (Role.OFFICER, Role.ADMIN)
+
+
+def require_officer(actor: Person) -> None:
+    """Refuse an officer's action to anyone who is not an officer or admin.
+
+    Raises:
+        PermissionDenied: the actor is staff (or inactive).
+    """
+    if not actor.active or not actor.is_officer:
+        raise PermissionDenied(
+            N_("%(name)s (%(staff_id)s) is not an officer and may not do this"),
+            name=actor.name,
+            staff_id=actor.staff_id,
+        )
+
+
+class Assignment(SQLModel, table=True):
+    """A person holds a post from ``start_on`` until ``end_on`` (open when None)."""
+
+    __tablename__: ClassVar[str] = "assignment"  # type: ignore[misc]
+    __table_args__ = (Index("ix_assignment_person_post", "person_id", "post_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    start_on: date
+    end_on: date | None = Field(default=None)
+    created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def active_on(self, day: date) -> bool:
+        """Whether the person holds the post on ``day``."""
+        return self.start_on <= day and (self.end_on is None or day < self.end_on)

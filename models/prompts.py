@@ -1,0 +1,137 @@
+"""Risk prompts (风险提示) and their deliveries (the outbox).
+
+First cut: the delivery issue fills in planning and dispatch; the rules here are
+the ones every front end shares (acknowledge).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel
+
+from config.i18n import N_
+from models.audit import record
+from models.clock import Clock
+from models.errors import IllegalTransition, PermissionDenied
+from models.people import Person
+from models.types import UTCDateTime, str_enum
+
+
+class PromptKind(enum.StrEnum):
+    """Monthly prompt (月度提示) or special prompt (特别提示)."""
+
+    MONTHLY = "monthly"
+    SPECIAL = "special"
+
+
+class PromptStatus(enum.StrEnum):
+    """Where a prompt stands."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CANCELLED = "cancelled"
+
+
+class Prompt(SQLModel, table=True):
+    """A risk prompt to one person; monthly ones are unique per (person, post, period)."""
+
+    __tablename__: ClassVar[str] = "prompt"  # type: ignore[misc]
+    __table_args__ = (
+        UniqueConstraint("person_id", "post_id", "period", "kind", name="uq_prompt_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: PromptKind = Field(sa_type=str_enum(PromptKind))
+    person_id: int = Field(foreign_key="person.id", index=True)
+    post_id: int | None = Field(default=None, foreign_key="post.id")
+    period: str | None = Field(default=None, max_length=7, index=True)
+    issued_by_id: int | None = Field(default=None, foreign_key="person.id")
+    title: str = Field(default="", max_length=200)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    requires_ack: bool = Field(default=True)
+    status: PromptStatus = Field(default=PromptStatus.OPEN, sa_type=str_enum(PromptStatus))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_via: str | None = Field(default=None, max_length=16)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a delivery stands in the outbox."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Delivery(SQLModel, table=True):
+    """One message to send on one channel; a row with ``due_at`` in the outbox."""
+
+    __tablename__: ClassVar[str] = "delivery"  # type: ignore[misc]
+    __table_args__ = (Index("ix_delivery_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int | None = Field(default=None, foreign_key="prompt.id", index=True)
+    warning_id: int | None = Field(default=None, foreign_key="warning.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=16)
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=str_enum(DeliveryStatus))
+    attempts: int = Field(default=0)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    provider_message_id: str | None = Field(default=None, max_length=128)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    idempotency_key: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def acknowledge_prompt(
+    session: Session, *, prompt: Prompt, actor: Person, clock: Clock, via: str
+) -> bool:
+    """Record that ``actor`` has read ``prompt`` (已阅).
+
+    Only the addressee may acknowledge; a second acknowledgement changes nothing.
+
+    Args:
+        session: the open session; the caller commits.
+        prompt: the prompt acknowledged.
+        actor: who acknowledges.
+        clock: the clock.
+        via: the front end (``telegram``, ``sms``, ``email``, ``cli``, ``api``).
+
+    Returns:
+        True when this call recorded the acknowledgement, False when it was already there.
+
+    Raises:
+        PermissionDenied: the actor is not the addressee.
+        IllegalTransition: the prompt was cancelled.
+    """
+    if prompt.person_id != actor.id:
+        raise PermissionDenied(N_("this prompt is addressed to someone else"))
+    if prompt.status is PromptStatus.ACKNOWLEDGED:
+        return False
+    if prompt.status is PromptStatus.CANCELLED:
+        raise IllegalTransition(N_("this prompt was withdrawn"))
+    now = clock.now()
+    prompt.status = PromptStatus.ACKNOWLEDGED
+    prompt.acknowledged_at = now
+    prompt.acknowledged_via = via
+    session.add(prompt)
+    record(
+        session,
+        at=now,
+        actor_id=actor.id,
+        action="prompt.acknowledged",
+        subject_type="prompt",
+        subject_id=prompt.id,
+        data={"via": via},
+    )
+    return True

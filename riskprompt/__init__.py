@@ -1,0 +1,3 @@
+"""The composition root: CLI, web app, ``run`` and ``demo``."""
+
+__version__ = "0.1.0"

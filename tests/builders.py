@@ -1,0 +1,107 @@
+"""Builders that make test data with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from sqlmodel import Session
+
+from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
+from models.people import Assignment, Person, Role
+
+_seq = itertools.count(1)
+
+
+def make_unit(session: Session, *, name: str | None = None, parent: Unit | None = None) -> Unit:
+    """A unit (flushed, so it has an id)."""
+    unit = Unit(name=name or f"测试单位{next(_seq)}", parent_id=parent.id if parent else None)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def make_post(session: Session, *, unit: Unit, name: str | None = None) -> Post:
+    """A post in ``unit``."""
+    post = Post(unit_id=unit.id or 0, name=name or f"岗位{next(_seq)}")
+    session.add(post)
+    session.flush()
+    return post
+
+
+def make_power(session: Session, *, post: Post, name: str | None = None) -> Power:
+    """A power of ``post``."""
+    power = Power(post_id=post.id or 0, name=name or f"职权{next(_seq)}", content="内容")
+    session.add(power)
+    session.flush()
+    return power
+
+
+def make_risk_point(
+    session: Session,
+    *,
+    post: Post,
+    level: RiskLevel = RiskLevel.HIGH,
+    description: str | None = None,
+    measures: list[str] | None = None,
+    power: Power | None = None,
+) -> RiskPoint:
+    """A risk point of ``post``."""
+    point = RiskPoint(
+        post_id=post.id or 0,
+        power_id=power.id if power else None,
+        description=description or f"风险点{next(_seq)}",
+        level=level,
+        measures=measures if measures is not None else ["集体研究决定", "全程留痕"],
+    )
+    session.add(point)
+    session.flush()
+    return point
+
+
+def make_person(
+    session: Session,
+    *,
+    unit: Unit,
+    staff_id: str | None = None,
+    name: str | None = None,
+    role: Role = Role.STAFF,
+    supervisor: Person | None = None,
+    mobile: str | None = "+8613800000000",
+    email: str | None = "someone@example.org",
+    channels: str = "telegram,sms,email",
+    locale: str = "zh_CN",
+) -> Person:
+    """A person in ``unit``."""
+    n = next(_seq)
+    person = Person(
+        staff_id=staff_id or f"T{n:05d}",
+        name=name or f"测试人员{n}",
+        unit_id=unit.id or 0,
+        role=role,
+        supervisor_id=supervisor.id if supervisor else None,
+        mobile=mobile,
+        email=email,
+        channels=channels,
+        locale=locale,
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def assign(
+    session: Session,
+    *,
+    person: Person,
+    post: Post,
+    start_on: date = date(2026, 1, 1),
+    end_on: date | None = None,
+) -> Assignment:
+    """``person`` holds ``post`` from ``start_on``."""
+    assignment = Assignment(
+        person_id=person.id or 0, post_id=post.id or 0, start_on=start_on, end_on=end_on
+    )
+    session.add(assignment)
+    session.flush()
+    return assignment
