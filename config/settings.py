@@ -80,6 +80,24 @@ class Settings(BaseSettings):
     PUBLIC_URL: str | None = None
     SECRET_KEY: str = PLACEHOLDER_SECRET
 
+    # Where a channel without credentials writes: one file per message, or the console.
+    LOCAL_CHANNEL: Literal["file", "console"] = "file"
+    # Outbox and dispatch.
+    DISPATCH_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    DISPATCH_BATCH_SIZE: int = Field(default=200, ge=1, le=10_000)
+    DELIVERY_MAX_ATTEMPTS: int = Field(default=6, ge=1, le=50)
+    RETRY_BASE_SECONDS: float = Field(default=60.0, gt=0)
+    RETRY_MAX_SECONDS: float = Field(default=3600.0, gt=0)
+    # Provider limits: Telegram 30 messages/s per bot and 1/s per chat; Twilio per account.
+    RATE_LIMITS: bool = True
+    TELEGRAM_RATE_PER_SEC: float = Field(default=30.0, gt=0)
+    TELEGRAM_CHAT_INTERVAL_SECONDS: float = Field(default=1.0, ge=0)
+    TWILIO_RATE_PER_SEC: float = Field(default=1.0, gt=0)
+    SMTP_POOL_SIZE: int = Field(default=4, ge=1, le=64)
+    SMTP_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    # The monthly cycle's clock (crontab: minute hour day month weekday), in TIMEZONE.
+    MONTHLY_CRON: str = "0 9 1 * *"
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -89,6 +107,17 @@ class Settings(BaseSettings):
             raise ValueError(N_("not a database URL such as sqlite:///./riskprompt.db")) from exc
         if url.get_backend_name() not in {"sqlite", "postgresql"}:
             raise ValueError(N_("only sqlite and postgresql databases are supported"))
+        return value
+
+    @field_validator("MONTHLY_CRON")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(N_("not a crontab expression such as '0 9 1 * *'")) from exc
         return value
 
     @field_validator("LOCALE")
@@ -158,6 +187,32 @@ class Settings(BaseSettings):
 _CONFIG_FILE: dict[str, Path | None] = {"path": None}
 
 
+# pydantic's own messages are English; the common ones get a translatable reason.
+_REASONS: dict[str, str] = {
+    "int_parsing": N_("not a whole number"),
+    "int_type": N_("not a whole number"),
+    "bool_parsing": N_("not a boolean (use true or false)"),
+    "bool_type": N_("not a boolean (use true or false)"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "literal_error": N_("must be one of %(expected)s"),
+    "extra_forbidden": N_("unknown setting"),
+    "string_type": N_("not a text value"),
+    "path_type": N_("not a path"),
+}
+
+
+def _reason(error: Any) -> tuple[str, dict[str, object]]:
+    """A translatable reason and its parameters for one pydantic error."""
+    ctx = error.get("ctx") or {}
+    if error["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"]), {}
+    msgid = _REASONS.get(error["type"])
+    if msgid is None:
+        return str(error["msg"]), {}
+    return msgid, {k: str(v) for k, v in ctx.items()}
+
+
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Load and check the settings.
 
@@ -181,8 +236,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
-        reason = error["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"{ENV_PREFIX}{field.upper()}", reason) from None
+        reason, params = _reason(error)
+        raise SettingsError(f"{ENV_PREFIX}{field.upper()}", reason, **params) from None
     except ValueError as exc:  # a TOML file that does not parse
         raise SettingsError(f"{ENV_PREFIX}CONFIG", str(exc)) from None
     finally:

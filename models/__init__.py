@@ -3,7 +3,16 @@
 from models.audit import AuditEvent
 from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
 from models.people import Assignment, Channel, Person, Role
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
+from models.prompts import (
+    Broadcast,
+    CycleRun,
+    Delivery,
+    DeliveryStatus,
+    FocusWork,
+    Prompt,
+    PromptKind,
+    PromptStatus,
+)
 from models.warnings import (
     Rectification,
     RectificationStatus,
@@ -16,9 +25,12 @@ from models.warnings import (
 __all__ = [
     "Assignment",
     "AuditEvent",
+    "Broadcast",
     "Channel",
+    "CycleRun",
     "Delivery",
     "DeliveryStatus",
+    "FocusWork",
     "Person",
     "Post",
     "Power",

@@ -28,6 +28,54 @@ class PromptKind(enum.StrEnum):
     SPECIAL = "special"
 
 
+class Broadcast(SQLModel, table=True):
+    """A special prompt (特别提示) as issued: a target, a text and when to send it.
+
+    It is expanded into one :class:`Prompt` per person targeted when it falls due,
+    so that a scheduled one reaches whoever holds the targeted posts on that day.
+    """
+
+    __tablename__: ClassVar[str] = "broadcast"  # type: ignore[misc]
+    __table_args__ = (Index("ix_broadcast_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issued_by_id: int = Field(foreign_key="person.id")
+    target: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    requires_ack: bool = Field(default=True)
+    status: str = Field(default="scheduled", max_length=16)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expanded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    prompt_count: int = Field(default=0)
+
+
+class FocusWork(SQLModel, table=True):
+    """The month's key work (重点工作) set by an officer, for every unit or for one."""
+
+    __tablename__: ClassVar[str] = "focus_work"  # type: ignore[misc]
+    __table_args__ = (UniqueConstraint("period", "unit_id", name="uq_focus_work_period_unit"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=7, index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    set_by_id: int = Field(foreign_key="person.id")
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CycleRun(SQLModel, table=True):
+    """One run of a period's monthly cycle: lets the scheduler catch up on missed ones."""
+
+    __tablename__: ClassVar[str] = "cycle_run"  # type: ignore[misc]
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=7, unique=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    prompts_created: int = Field(default=0)
+
+
 class PromptStatus(enum.StrEnum):
     """Where a prompt stands."""
 
@@ -42,6 +90,7 @@ class Prompt(SQLModel, table=True):
     __tablename__: ClassVar[str] = "prompt"  # type: ignore[misc]
     __table_args__ = (
         UniqueConstraint("person_id", "post_id", "period", "kind", name="uq_prompt_once"),
+        UniqueConstraint("broadcast_id", "person_id", name="uq_prompt_broadcast_person"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -50,6 +99,7 @@ class Prompt(SQLModel, table=True):
     post_id: int | None = Field(default=None, foreign_key="post.id")
     period: str | None = Field(default=None, max_length=7, index=True)
     issued_by_id: int | None = Field(default=None, foreign_key="person.id")
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True)
     title: str = Field(default="", max_length=200)
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -81,11 +131,18 @@ class Delivery(SQLModel, table=True):
     warning_id: int | None = Field(default=None, foreign_key="warning.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     channel: str = Field(max_length=16)
+    replaces_id: int | None = Field(default=None, foreign_key="delivery.id")
+    subject: str = Field(default="", max_length=300)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    address: str | None = Field(default=None, max_length=254)
     status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=str_enum(DeliveryStatus))
     attempts: int = Field(default=0)
     due_at: datetime = Field(sa_type=UTCDateTime)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = Field(default=None, max_length=64)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     provider_message_id: str | None = Field(default=None, max_length=128)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

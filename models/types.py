@@ -8,6 +8,17 @@ from typing import Any
 
 from sqlalchemy import DateTime, Dialect, String, TypeDecorator
 from sqlalchemy import Enum as SAEnum
+from sqlmodel import SQLModel
+
+# Named constraints, so that migrations can alter them on SQLite and PostgreSQL alike.
+# Every table module imports this one first, so the convention is set before any table.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class UTCDateTime(TypeDecorator[datetime]):

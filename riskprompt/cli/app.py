@@ -241,9 +241,11 @@ def people_show(
 def _register() -> None:
     # Imported here so that each command module stays small and owns its commands.
     from riskprompt.cli import demo as demo_command
-    from riskprompt.cli import transfer
+    from riskprompt.cli import dispatch, prompts, transfer
 
     transfer.register(app)
+    prompts.register(app)
+    dispatch.register(app)
     demo_command.register(app)
 
 

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
@@ -40,17 +40,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_event_at"), ["at"], unique=False)
 
     op.create_table(
+        "cycle_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("started_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("prompts_created", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cycle_run")),
+        sa.UniqueConstraint("period", name=op.f("uq_cycle_run_period")),
+    )
+    op.create_table(
         "unit",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("created_at", models.types.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["parent_id"],
-            ["unit.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name"),
+        sa.ForeignKeyConstraint(["parent_id"], ["unit.id"], name=op.f("fk_unit_parent_id_unit")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unit")),
+        sa.UniqueConstraint("name", name=op.f("uq_unit_name")),
     )
     with op.batch_alter_table("unit", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_unit_parent_id"), ["parent_id"], unique=False)
@@ -76,16 +83,12 @@ def upgrade() -> None:
         sa.Column("sms_opt_out", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["supervisor_id"],
-            ["person.id"],
+            ["supervisor_id"], ["person.id"], name=op.f("fk_person_supervisor_id_person")
         ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"],
-            ["unit.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("staff_id"),
-        sa.UniqueConstraint("telegram_chat_id"),
+        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], name=op.f("fk_person_unit_id_unit")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
+        sa.UniqueConstraint("staff_id", name=op.f("uq_person_staff_id")),
+        sa.UniqueConstraint("telegram_chat_id", name=op.f("uq_person_telegram_chat_id")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.create_index(
@@ -98,11 +101,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["unit_id"],
-            ["unit.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], name=op.f("fk_post_unit_id_unit")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_post")),
         sa.UniqueConstraint("unit_id", "name", name="uq_post_unit_name"),
     )
     with op.batch_alter_table("post", schema=None) as batch_op:
@@ -117,19 +117,53 @@ def upgrade() -> None:
         sa.Column("end_on", sa.Date(), nullable=True),
         sa.Column("created_at", models.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_assignment_person_id_person")
         ),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["post.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["post_id"], ["post.id"], name=op.f("fk_assignment_post_id_post")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assignment")),
     )
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_assignment_person_id"), ["person_id"], unique=False)
         batch_op.create_index("ix_assignment_person_post", ["person_id", "post_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignment_post_id"), ["post_id"], unique=False)
+
+    op.create_table(
+        "broadcast",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("issued_by_id", sa.Integer(), nullable=False),
+        sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("requires_ack", sa.Boolean(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("due_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("expanded_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("prompt_count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["issued_by_id"], ["person.id"], name=op.f("fk_broadcast_issued_by_id_person")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcast")),
+    )
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.create_index("ix_broadcast_status_due", ["status", "due_at"], unique=False)
+
+    op.create_table(
+        "focus_work",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("set_by_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", models.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["set_by_id"], ["person.id"], name=op.f("fk_focus_work_set_by_id_person")
+        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], name=op.f("fk_focus_work_unit_id_unit")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_focus_work")),
+        sa.UniqueConstraint("period", "unit_id", name="uq_focus_work_period_unit"),
+    )
+    with op.batch_alter_table("focus_work", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_focus_work_period"), ["period"], unique=False)
 
     op.create_table(
         "power",
@@ -139,11 +173,8 @@ def upgrade() -> None:
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("legal_basis", sa.Text(), nullable=False),
         sa.Column("exercising_body", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["post.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["post_id"], ["post.id"], name=op.f("fk_power_post_id_post")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_power")),
         sa.UniqueConstraint("post_id", "name", name="uq_power_post_name"),
     )
     with op.batch_alter_table("power", schema=None) as batch_op:
@@ -161,6 +192,7 @@ def upgrade() -> None:
         sa.Column("post_id", sa.Integer(), nullable=True),
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=True),
         sa.Column("issued_by_id", sa.Integer(), nullable=True),
+        sa.Column("broadcast_id", sa.Integer(), nullable=True),
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("content", sa.JSON(), nullable=False),
@@ -181,21 +213,21 @@ def upgrade() -> None:
         sa.Column("acknowledged_at", models.types.UTCDateTime(), nullable=True),
         sa.Column("acknowledged_via", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.ForeignKeyConstraint(
-            ["issued_by_id"],
-            ["person.id"],
+            ["broadcast_id"], ["broadcast.id"], name=op.f("fk_prompt_broadcast_id_broadcast")
         ),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["issued_by_id"], ["person.id"], name=op.f("fk_prompt_issued_by_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["post.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_prompt_person_id_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["post_id"], ["post.id"], name=op.f("fk_prompt_post_id_post")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prompt")),
+        sa.UniqueConstraint("broadcast_id", "person_id", name="uq_prompt_broadcast_person"),
         sa.UniqueConstraint("person_id", "post_id", "period", "kind", name="uq_prompt_once"),
     )
     with op.batch_alter_table("prompt", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prompt_broadcast_id"), ["broadcast_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_prompt_period"), ["period"], unique=False)
         batch_op.create_index(batch_op.f("ix_prompt_person_id"), ["person_id"], unique=False)
 
@@ -212,15 +244,11 @@ def upgrade() -> None:
         ),
         sa.Column("cause", sa.Text(), nullable=False),
         sa.Column("measures", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["post_id"], ["post.id"], name=op.f("fk_risk_point_post_id_post")),
         sa.ForeignKeyConstraint(
-            ["post_id"],
-            ["post.id"],
+            ["power_id"], ["power.id"], name=op.f("fk_risk_point_power_id_power")
         ),
-        sa.ForeignKeyConstraint(
-            ["power_id"],
-            ["power.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_point")),
         sa.UniqueConstraint("post_id", "description", name="uq_risk_point_post_description"),
     )
     with op.batch_alter_table("risk_point", schema=None) as batch_op:
@@ -267,18 +295,15 @@ def upgrade() -> None:
         sa.Column("acknowledged_at", models.types.UTCDateTime(), nullable=True),
         sa.Column("closed_at", models.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["issued_by_id"],
-            ["person.id"],
+            ["issued_by_id"], ["person.id"], name=op.f("fk_warning_issued_by_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_warning_person_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["risk_point_id"],
-            ["risk_point.id"],
+            ["risk_point_id"], ["risk_point.id"], name=op.f("fk_warning_risk_point_id_risk_point")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_warning")),
     )
     with op.batch_alter_table("warning", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_warning_person_id"), ["person_id"], unique=False)
@@ -290,6 +315,12 @@ def upgrade() -> None:
         sa.Column("warning_id", sa.Integer(), nullable=True),
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("replaces_id", sa.Integer(), nullable=True),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("html", sa.Text(), nullable=True),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("address", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
         sa.Column(
             "status",
             sa.Enum(
@@ -308,6 +339,7 @@ def upgrade() -> None:
         sa.Column("due_at", models.types.UTCDateTime(), nullable=False),
         sa.Column("claimed_at", models.types.UTCDateTime(), nullable=True),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("last_attempt_at", models.types.UTCDateTime(), nullable=True),
         sa.Column("sent_at", models.types.UTCDateTime(), nullable=True),
         sa.Column(
             "provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True
@@ -316,19 +348,19 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_delivery_person_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["prompt_id"],
-            ["prompt.id"],
+            ["prompt_id"], ["prompt.id"], name=op.f("fk_delivery_prompt_id_prompt")
         ),
         sa.ForeignKeyConstraint(
-            ["warning_id"],
-            ["warning.id"],
+            ["replaces_id"], ["delivery.id"], name=op.f("fk_delivery_replaces_id_delivery")
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("idempotency_key"),
+        sa.ForeignKeyConstraint(
+            ["warning_id"], ["warning.id"], name=op.f("fk_delivery_warning_id_warning")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_delivery_idempotency_key")),
     )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_delivery_person_id"), ["person_id"], unique=False)
@@ -360,18 +392,15 @@ def upgrade() -> None:
         sa.Column("reviewed_at", models.types.UTCDateTime(), nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_rectification_person_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["reviewed_by_id"],
-            ["person.id"],
+            ["reviewed_by_id"], ["person.id"], name=op.f("fk_rectification_reviewed_by_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["warning_id"],
-            ["warning.id"],
+            ["warning_id"], ["warning.id"], name=op.f("fk_rectification_warning_id_warning")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rectification")),
     )
     with op.batch_alter_table("rectification", schema=None) as batch_op:
         batch_op.create_index(
@@ -407,12 +436,21 @@ def downgrade() -> None:
     with op.batch_alter_table("prompt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_prompt_person_id"))
         batch_op.drop_index(batch_op.f("ix_prompt_period"))
+        batch_op.drop_index(batch_op.f("ix_prompt_broadcast_id"))
 
     op.drop_table("prompt")
     with op.batch_alter_table("power", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_power_post_id"))
 
     op.drop_table("power")
+    with op.batch_alter_table("focus_work", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_focus_work_period"))
+
+    op.drop_table("focus_work")
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.drop_index("ix_broadcast_status_due")
+
+    op.drop_table("broadcast")
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_assignment_post_id"))
         batch_op.drop_index("ix_assignment_person_post")
@@ -432,6 +470,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_unit_parent_id"))
 
     op.drop_table("unit")
+    op.drop_table("cycle_run")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_event_at"))
         batch_op.drop_index(batch_op.f("ix_audit_event_actor_id"))

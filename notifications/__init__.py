@@ -1,0 +1,1 @@
+"""Outbound: planning prompts, rendering, the outbox dispatcher, channels, the scheduler."""

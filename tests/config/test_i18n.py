@@ -1,0 +1,113 @@
+"""Every message a person reads has a zh_CN translation with the same placeholders."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from config.i18n import (
+    LOCALE_DIR,
+    SUPPORTED_LOCALES,
+    _,
+    format_day,
+    format_number,
+    format_when,
+    set_locale,
+    translator,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ["models", "notifications", "bot", "config", "riskprompt"]
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sdrif]|%[sdrif]|\{(\w*)\}")
+
+
+def _source_messages() -> dict[str, str]:
+    """msgid → where it was found, for every marked string in the sources."""
+    found: dict[str, str] = {}
+    for folder in SOURCES:
+        path = ROOT / folder
+        if not path.is_dir():
+            continue
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(path),
+            method_map=METHOD_MAP,
+            keywords=KEYWORDS,
+            options_map={"**/templates/**.j2": {"extensions": "jinja2.ext.i18n"}},
+        ):
+            for msgid in message if isinstance(message, tuple) else (message,):
+                if msgid:
+                    found.setdefault(msgid, f"{folder}/{filename}:{lineno}")
+    return found
+
+
+def _catalog(locale: str):  # noqa: ANN202
+    with (LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def _placeholders(text: str) -> list[str]:
+    return sorted(m.group(0) for m in PLACEHOLDER.finditer(text))
+
+
+def test_sources_have_messages() -> None:
+    assert len(_source_messages()) > 50
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_source_message_is_in_the_catalogue(locale: str) -> None:
+    catalog = _catalog(locale)
+    missing = [
+        f"{where}: {msgid!r}" for msgid, where in _source_messages().items() if msgid not in catalog
+    ]
+    assert not missing, "run `make i18n` and translate:\n" + "\n".join(missing)
+
+
+def test_every_message_has_a_zh_cn_translation() -> None:
+    catalog = _catalog("zh_CN")
+    untranslated = []
+    for msgid, where in _source_messages().items():
+        message = catalog.get(msgid)
+        if message is None:
+            continue  # reported by the test above
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(strings) or message.fuzzy:
+            untranslated.append(f"{where}: {msgid!r}")
+    assert not untranslated, "no zh_CN translation:\n" + "\n".join(untranslated)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_placeholders_agree_between_languages(locale: str) -> None:
+    wrong = []
+    for message in _catalog(locale):
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = _placeholders(ids[-1])
+        for text in strings:
+            if text and _placeholders(text) != expected:
+                wrong.append(f"{ids[0]!r} → {text!r}")
+    assert not wrong, f"{locale}: placeholders differ:\n" + "\n".join(wrong)
+
+
+def test_translation_follows_the_locale() -> None:
+    set_locale("zh_CN")
+    assert _("Units") == "单位"
+    set_locale("en")
+    assert _("Units") == "Units"
+    assert translator("zh_CN").gettext("Units") == "单位"
+
+
+def test_dates_and_numbers_are_formatted_for_the_reader() -> None:
+    moment = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)
+    assert format_when(moment, "Asia/Shanghai", "zh_CN") == "2025年3月1日 09:30:00"
+    assert "Mar 1, 2025" in format_when(moment, "Asia/Shanghai", "en")
+    assert format_day(moment.date(), "zh_CN") == "2025年3月1日"
+    assert format_number(1234567, "en") == "1,234,567"
