@@ -36,7 +36,9 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             message = f"{_('Error')}: {exc.translate(_)}"
             ctx = kwargs.get("ctx")
             if ctx is not None and hasattr(ctx, "find_root"):
-                app_context(ctx).err.print(message, style="red", highlight=False, markup=False)
+                app_context(ctx).err.print(
+                    message, style="red", highlight=False, markup=False, soft_wrap=True
+                )
             else:
                 typer.echo(message, err=True)
             raise typer.Exit(1) from None
