@@ -7,12 +7,14 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.types import UTCDateTime, dump
 
 GENESIS_HASH = "0" * 64
+#: PostgreSQL advisory lock that makes concurrent appends take turns (any fixed number).
+CHAIN_LOCK_KEY = 0x52504155  # "RPAU"
 
 
 class AuditEvent(SQLModel, table=True):
@@ -60,6 +62,10 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an audit record in the caller's transaction and return it."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two transactions reading the same last hash would fork the chain (several
+        # dispatch workers, the scheduler's jobs): appends take turns until commit.
+        session.exec(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
     last = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     prev_hash = last or GENESIS_HASH
     event = AuditEvent(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session
 
 from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
-from models.people import Assignment, Person, Role
+from models.people import Assignment, Channel, Person, Role
+from models.prompts import Delivery, Prompt, PromptKind
 
 _seq = itertools.count(1)
 
@@ -105,3 +106,45 @@ def assign(
     session.add(assignment)
     session.flush()
     return assignment
+
+
+def make_prompt_with_delivery(
+    session: Session,
+    *,
+    person: Person,
+    at: datetime,
+    channel: Channel | None = None,
+    title: str | None = None,
+    body: str = "请注意本岗位风险点。",
+) -> tuple[Prompt, Delivery]:
+    """A special prompt to ``person`` with a pending delivery due at ``at``.
+
+    The delivery goes on ``channel`` (default: the person's first reachable one) with
+    a plain body, so that dispatch can be tested without the renderers.
+    """
+    n = next(_seq)
+    prompt = Prompt(
+        kind=PromptKind.SPECIAL,
+        person_id=person.id or 0,
+        title=title or f"特别提示{n}",
+        body=body,
+        content={"text": body, "issuer": "纪检监察室", "issued_on": at.date().isoformat()},
+        created_at=at,
+    )
+    session.add(prompt)
+    session.flush()
+    chosen = channel or person.reachable_channels()[0]
+    delivery = Delivery(
+        prompt_id=prompt.id,
+        person_id=person.id or 0,
+        channel=chosen.value,
+        subject=prompt.title,
+        body=body,
+        extra={"parts": [body], "buttons": []},
+        due_at=at,
+        idempotency_key=f"p{prompt.id}-{chosen.value}",
+        created_at=at,
+    )
+    session.add(delivery)
+    session.flush()
+    return prompt, delivery

@@ -47,7 +47,7 @@ def _source_messages() -> dict[str, str]:
     return found
 
 
-def _catalog(locale: str):  # noqa: ANN202
+def _catalog(locale: str):
     with (LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         return read_po(handle, locale=locale)
 

@@ -111,7 +111,7 @@ def test_only_officers_and_admins_pass_the_officer_check(session: Session) -> No
         require_officer(make_person(session, unit=unit, role=Role.STAFF))
 
 
-def _prompt(session: Session, clock, person, post=None, period="2026-12") -> Prompt:  # noqa: ANN001
+def _prompt(session: Session, clock, person, post=None, period="2026-12") -> Prompt:
     prompt = Prompt(
         kind=PromptKind.MONTHLY,
         person_id=person.id,
@@ -125,7 +125,7 @@ def _prompt(session: Session, clock, person, post=None, period="2026-12") -> Pro
     return prompt
 
 
-def test_acknowledge_once_by_the_addressee_only(session: Session, clock) -> None:  # noqa: ANN001
+def test_acknowledge_once_by_the_addressee_only(session: Session, clock) -> None:
     unit = make_unit(session)
     post = make_post(session, unit=unit)
     owner = make_person(session, unit=unit)
@@ -153,7 +153,7 @@ def test_acknowledge_once_by_the_addressee_only(session: Session, clock) -> None
     assert len(events) == 1
 
 
-def test_a_withdrawn_prompt_cannot_be_acknowledged(session: Session, clock) -> None:  # noqa: ANN001
+def test_a_withdrawn_prompt_cannot_be_acknowledged(session: Session, clock) -> None:
     unit = make_unit(session)
     owner = make_person(session, unit=unit)
     prompt = _prompt(session, clock, owner)
@@ -162,7 +162,7 @@ def test_a_withdrawn_prompt_cannot_be_acknowledged(session: Session, clock) -> N
         acknowledge_prompt(session, prompt=prompt, actor=owner, clock=clock, via="cli")
 
 
-def test_monthly_prompt_is_unique_per_person_post_period(session: Session, clock) -> None:  # noqa: ANN001
+def test_monthly_prompt_is_unique_per_person_post_period(session: Session, clock) -> None:
     unit = make_unit(session)
     post = make_post(session, unit=unit)
     person = make_person(session, unit=unit)
@@ -191,7 +191,7 @@ def test_times_come_back_aware_utc(session: Session) -> None:
     assert stored.created_at.tzinfo is not None
 
 
-def test_audit_records_are_hash_chained(session: Session, clock) -> None:  # noqa: ANN001
+def test_audit_records_are_hash_chained(session: Session, clock) -> None:
     unit = make_unit(session)
     post = make_post(session, unit=unit)
     make_risk_point(session, post=post)
