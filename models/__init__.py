@@ -2,6 +2,7 @@
 
 from models.audit import AuditEvent
 from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
+from models.conversations import ApiToken, BindingCode, ChatState
 from models.people import Assignment, Channel, Person, Role
 from models.prompts import (
     Broadcast,
@@ -23,10 +24,13 @@ from models.warnings import (
 )
 
 __all__ = [
+    "ApiToken",
     "Assignment",
     "AuditEvent",
+    "BindingCode",
     "Broadcast",
     "Channel",
+    "ChatState",
     "CycleRun",
     "Delivery",
     "DeliveryStatus",

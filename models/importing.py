@@ -269,6 +269,14 @@ def _copy_value(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any
     return column_type.bind_processor(dialect) or _identity
 
 
+def _scalar_default(table: Table, key: str) -> Any:
+    """The scalar Python-side default of ``table.c[key]`` (None when it has none)."""
+    default = table.c[key].default
+    if default is None or not getattr(default, "is_scalar", False):
+        return None
+    return default.arg  # type: ignore[attr-defined]
+
+
 def _batches(items: Iterable[T], size: int = WRITE_BATCH) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -303,10 +311,22 @@ class _Writer:
         if first is None:
             return
         names = list(first)
+        # Columns the rows leave out but that have a Python-side default (a later
+        # migration's new column, say) get it here: COPY and the compiled INSERT
+        # below bypass the ORM that would otherwise fill it in.
+        defaults = {
+            c.key: _scalar_default(table, c.key)
+            for c in table.columns
+            if c.key not in first and _scalar_default(table, c.key) is not None
+        }
+        if defaults:
+            names += list(defaults)
+            first = {**first, **defaults}
         dialect = self.connection.dialect
         convert = [(name, _copy_value(table.c[name].type, dialect)) for name in names]
         values = (
-            [f(row[name]) for name, f in convert] for row in itertools.chain((first,), iterator)
+            [f(row.get(name, defaults.get(name))) for name, f in convert]
+            for row in itertools.chain((first,), iterator)
         )
         if self.copy:
             self._copy(table, names, values)

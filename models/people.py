@@ -164,6 +164,7 @@ class Person(SQLModel, table=True):
     )
     channels: str = Field(default=DEFAULT_CHANNELS, max_length=64)
     sms_opt_out: bool = Field(default=False)
+    chat_paused: bool = Field(default=False)
     active: bool = Field(default=True)
 
     @property
@@ -174,7 +175,9 @@ class Person(SQLModel, table=True):
     def address_for(self, channel: Channel) -> str | None:
         """Where ``channel`` reaches this person, or None when it cannot."""
         if channel is Channel.TELEGRAM:
-            return str(self.telegram_chat_id) if self.telegram_chat_id is not None else None
+            if self.telegram_chat_id is None or self.chat_paused:
+                return None
+            return str(self.telegram_chat_id)
         if channel is Channel.SMS:
             return None if self.sms_opt_out else self.mobile
         return self.email

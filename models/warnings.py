@@ -1,6 +1,6 @@
 """Three-colour warnings (三色预警) and correction reports (整改反馈).
 
-First cut of the tables; the warnings issue adds the state machine.
+The tables and the one state machine every front end goes through.
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Column, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from config.i18n import N_
+from models.audit import record
+from models.clock import Clock
+from models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from models.people import Person, require_officer
 from models.types import UTCDateTime, str_enum
 
 
@@ -103,3 +107,269 @@ class Rectification(SQLModel, table=True):
     reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+# --- The state machine -------------------------------------------------------------------
+#
+# issued → acknowledged → submitted → closed (accepted)
+#                       ↖ (rejected) ↙
+# any open state → withdrawn (by an officer)
+# Escalation (overdue → colour up) keeps the state and moves the deadline; it lives
+# with the warnings work in notifications/escalation.
+OPEN_STATES = frozenset({WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED, WarningStatus.SUBMITTED})
+TRANSITIONS: dict[str, dict[WarningStatus, WarningStatus]] = {
+    "acknowledge": {WarningStatus.ISSUED: WarningStatus.ACKNOWLEDGED},
+    "submit": {
+        WarningStatus.ISSUED: WarningStatus.SUBMITTED,
+        WarningStatus.ACKNOWLEDGED: WarningStatus.SUBMITTED,
+    },
+    "accept": {WarningStatus.SUBMITTED: WarningStatus.CLOSED},
+    "reject": {WarningStatus.SUBMITTED: WarningStatus.ACKNOWLEDGED},
+    "withdraw": {state: WarningStatus.WITHDRAWN for state in OPEN_STATES},
+}
+ACTION_LABELS = {
+    "acknowledge": N_("acknowledge"),
+    "submit": N_("report a correction on"),
+    "accept": N_("accept the correction of"),
+    "reject": N_("reject the correction of"),
+    "withdraw": N_("withdraw"),
+}
+STATUS_LABELS = {
+    WarningStatus.ISSUED: N_("issued"),
+    WarningStatus.ACKNOWLEDGED: N_("acknowledged"),
+    WarningStatus.SUBMITTED: N_("correction submitted"),
+    WarningStatus.CLOSED: N_("closed"),
+    WarningStatus.WITHDRAWN: N_("withdrawn"),
+}
+
+MAX_TEXT = 4000  # longest reason, description or review note accepted from any front end
+
+
+def next_status(warning: Warning, action: str) -> WarningStatus:
+    """The state ``action`` leads to from the warning's current state.
+
+    Raises:
+        IllegalTransition: the action is not allowed now, named in the reader's words.
+    """
+    target = TRANSITIONS[action].get(warning.status)
+    if target is None:
+        raise IllegalTransition(
+            N_("cannot %(action)s warning #%(id)s: it is %(status)s"),
+            action=ACTION_LABELS[action],
+            id=warning.id,
+            status=STATUS_LABELS[warning.status],
+        )
+    return target
+
+
+def _clean_text(value: str, what: str, *, required: bool = True) -> str:
+    text = value.strip()
+    if required and not text:
+        raise InvalidInput(N_("%(what)s may not be empty"), what=what)
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(
+            N_("%(what)s is longer than %(max)s characters"), what=what, max=MAX_TEXT
+        )
+    return text
+
+
+def _audit(
+    session: Session, warning: Warning, actor: Person, action: str, at: datetime, **data: object
+) -> None:
+    record(
+        session,
+        at=at,
+        actor_id=actor.id,
+        action=f"warning.{action}",
+        subject_type="warning",
+        subject_id=warning.id,
+        data={"status": warning.status.value, "colour": warning.colour.value, **data},
+    )
+
+
+def issue_warning(
+    session: Session,
+    *,
+    actor: Person,
+    person: Person,
+    colour: WarningColour,
+    form: WarningForm,
+    reason: str,
+    deadline: datetime,
+    clock: Clock,
+    risk_point_id: int | None = None,
+) -> Warning:
+    """An officer issues a warning (预警) to ``person`` with a deadline.
+
+    Raises:
+        PermissionDenied: the actor is not an officer.
+        InvalidInput: empty or over-long reason, deadline not in the future.
+    """
+    require_officer(actor)
+    now = clock.now()
+    text = _clean_text(reason, N_("the reason"))
+    if deadline <= now:
+        raise InvalidInput(N_("the deadline must be in the future"))
+    warning = Warning(
+        person_id=person.id or 0,
+        issued_by_id=actor.id or 0,
+        colour=colour,
+        form=form,
+        reason=text,
+        risk_point_id=risk_point_id,
+        deadline=deadline,
+        created_at=now,
+    )
+    session.add(warning)
+    session.flush()
+    _audit(session, warning, actor, "issued", now, person=person.id, form=form.value)
+    return warning
+
+
+def _require_addressee(warning: Warning, actor: Person) -> None:
+    if warning.person_id != actor.id:
+        raise PermissionDenied(N_("this warning is addressed to someone else"))
+
+
+def acknowledge_warning(
+    session: Session, *, warning: Warning, actor: Person, clock: Clock, via: str
+) -> bool:
+    """The addressee acknowledges a warning; a second acknowledgement changes nothing.
+
+    Returns:
+        True when this call recorded it, False when it was already acknowledged.
+
+    Raises:
+        PermissionDenied: someone else's warning.
+        IllegalTransition: the warning is withdrawn.
+    """
+    _require_addressee(warning, actor)
+    if warning.acknowledged_at is not None and warning.status is not WarningStatus.WITHDRAWN:
+        return False
+    warning.status = next_status(warning, "acknowledge")
+    warning.acknowledged_at = clock.now()
+    session.add(warning)
+    _audit(session, warning, actor, "acknowledged", warning.acknowledged_at, via=via)
+    return True
+
+
+def submit_rectification(
+    session: Session,
+    *,
+    warning: Warning,
+    actor: Person,
+    description: str,
+    evidence: list[dict[str, Any]],
+    clock: Clock,
+) -> Rectification:
+    """The addressee reports the correction taken (整改反馈), with evidence.
+
+    Submitting implies acknowledging.  Evidence items are dicts describing stored
+    files (name, path under the data folder, type, size).
+
+    Raises:
+        PermissionDenied: someone else's warning.
+        IllegalTransition: nothing to correct now (closed, withdrawn, already submitted).
+        InvalidInput: empty or over-long description.
+    """
+    _require_addressee(warning, actor)
+    text = _clean_text(description, N_("the description"))
+    status = next_status(warning, "submit")
+    now = clock.now()
+    if warning.acknowledged_at is None:
+        warning.acknowledged_at = now
+    warning.status = status
+    rectification = Rectification(
+        warning_id=warning.id or 0,
+        person_id=actor.id or 0,
+        description=text,
+        evidence=evidence,
+        submitted_at=now,
+    )
+    session.add(warning)
+    session.add(rectification)
+    session.flush()
+    _audit(
+        session,
+        warning,
+        actor,
+        "submitted",
+        now,
+        rectification=rectification.id,
+        files=len(evidence),
+    )
+    return rectification
+
+
+def review_rectification(
+    session: Session,
+    *,
+    rectification: Rectification,
+    actor: Person,
+    accept: bool,
+    clock: Clock,
+    note: str = "",
+    new_deadline: datetime | None = None,
+) -> Warning:
+    """An officer accepts a correction (the warning closes) or rejects it with a reason.
+
+    A rejection sends the warning back to acknowledged with a new deadline.
+
+    Raises:
+        PermissionDenied: the actor is not an officer, or reviews their own correction.
+        IllegalTransition: the correction was already reviewed.
+        InvalidInput: a rejection without a reason, or a new deadline in the past.
+    """
+    require_officer(actor)
+    if rectification.person_id == actor.id:
+        raise PermissionDenied(N_("nobody may review their own correction"))
+    if rectification.status is not RectificationStatus.SUBMITTED:
+        raise IllegalTransition(N_("this correction has already been reviewed"))
+    warning = session.get(Warning, rectification.warning_id)
+    if warning is None:  # pragma: no cover - foreign key
+        raise IllegalTransition(N_("the warning of this correction is gone"))
+    now = clock.now()
+    reason = _clean_text(note, N_("the reason"), required=not accept)
+    if accept:
+        warning.status = next_status(warning, "accept")
+        warning.closed_at = now
+        rectification.status = RectificationStatus.ACCEPTED
+    else:
+        warning.status = next_status(warning, "reject")
+        if new_deadline is not None:
+            if new_deadline <= now:
+                raise InvalidInput(N_("the deadline must be in the future"))
+            warning.deadline = new_deadline
+        rectification.status = RectificationStatus.REJECTED
+    rectification.reviewed_by_id = actor.id
+    rectification.reviewed_at = now
+    rectification.review_note = reason or None
+    session.add(warning)
+    session.add(rectification)
+    _audit(
+        session,
+        warning,
+        actor,
+        "accepted" if accept else "rejected",
+        now,
+        rectification=rectification.id,
+        note=reason,
+    )
+    return warning
+
+
+def withdraw_warning(
+    session: Session, *, warning: Warning, actor: Person, clock: Clock, reason: str
+) -> None:
+    """An officer withdraws an open warning.
+
+    Raises:
+        PermissionDenied: the actor is not an officer.
+        IllegalTransition: the warning is already closed or withdrawn.
+    """
+    require_officer(actor)
+    text = _clean_text(reason, N_("the reason"))
+    warning.status = next_status(warning, "withdraw")
+    warning.closed_at = clock.now()
+    session.add(warning)
+    _audit(session, warning, actor, "withdrawn", warning.closed_at, reason=text)

@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("telegram_chat_id", sa.BigInteger(), nullable=True),
         sa.Column("channels", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("sms_opt_out", sa.Boolean(), nullable=False),
+        sa.Column("chat_paused", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["supervisor_id"], ["person.id"], name=op.f("fk_person_supervisor_id_person")
@@ -109,6 +110,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_post_unit_id"), ["unit_id"], unique=False)
 
     op.create_table(
+        "api_token",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", models.types.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_api_token_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_token")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_api_token_token_hash")),
+    )
+    with op.batch_alter_table("api_token", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_api_token_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
         "assignment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -126,6 +145,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_assignment_person_id"), ["person_id"], unique=False)
         batch_op.create_index("ix_assignment_person_post", ["person_id", "post_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignment_post_id"), ["post_id"], unique=False)
+
+    op.create_table(
+        "binding_code",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("used_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("used_by_chat_id", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_binding_code_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_binding_code")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_binding_code_code_hash")),
+    )
+    with op.batch_alter_table("binding_code", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_binding_code_person_id"), ["person_id"], unique=False)
 
     op.create_table(
         "broadcast",
@@ -147,6 +184,19 @@ def upgrade() -> None:
     with op.batch_alter_table("broadcast", schema=None) as batch_op:
         batch_op.create_index("ix_broadcast_status_due", ["status", "due_at"], unique=False)
 
+    op.create_table(
+        "chat_state",
+        sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("flow", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("step", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("updated_at", models.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_chat_state_person_id_person")
+        ),
+        sa.PrimaryKeyConstraint("chat_id", name=op.f("pk_chat_state")),
+    )
     op.create_table(
         "focus_work",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -447,16 +497,25 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_focus_work_period"))
 
     op.drop_table("focus_work")
+    op.drop_table("chat_state")
     with op.batch_alter_table("broadcast", schema=None) as batch_op:
         batch_op.drop_index("ix_broadcast_status_due")
 
     op.drop_table("broadcast")
+    with op.batch_alter_table("binding_code", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_binding_code_person_id"))
+
+    op.drop_table("binding_code")
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_assignment_post_id"))
         batch_op.drop_index("ix_assignment_person_post")
         batch_op.drop_index(batch_op.f("ix_assignment_person_id"))
 
     op.drop_table("assignment")
+    with op.batch_alter_table("api_token", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_token_person_id"))
+
+    op.drop_table("api_token")
     with op.batch_alter_table("post", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_post_unit_id"))
 

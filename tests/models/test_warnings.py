@@ -1,0 +1,243 @@
+"""The warning state machine: every front end goes through these functions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, select
+
+from models import AuditEvent, Rectification, RectificationStatus, Role, WarningStatus
+from models.clock import FixedClock
+from models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from models.warnings import (
+    OPEN_STATES,
+    WarningColour,
+    WarningForm,
+    acknowledge_warning,
+    issue_warning,
+    review_rectification,
+    submit_rectification,
+    withdraw_warning,
+)
+from tests.builders import make_person, make_unit
+
+
+def _cast(session: Session, clock: FixedClock):
+    unit = make_unit(session)
+    officer = make_person(session, unit=unit, role=Role.OFFICER)
+    person = make_person(session, unit=unit)
+    stranger = make_person(session, unit=unit)
+    return officer, person, stranger
+
+
+def _warn(session: Session, clock: FixedClock, officer, person):
+    return issue_warning(
+        session,
+        actor=officer,
+        person=person,
+        colour=WarningColour.YELLOW,
+        form=WarningForm.CORRECT,
+        reason="专项资金拨付未履行集体研究程序",
+        deadline=clock.now() + timedelta(days=15),
+        clock=clock,
+    )
+
+
+def test_issue_acknowledge_submit_accept(session: Session, clock: FixedClock) -> None:
+    officer, person, _stranger = _cast(session, clock)
+    warning = _warn(session, clock, officer, person)
+    assert warning.status is WarningStatus.ISSUED
+    assert acknowledge_warning(session, warning=warning, actor=person, clock=clock, via="telegram")
+    assert not acknowledge_warning(session, warning=warning, actor=person, clock=clock, via="sms")
+    rect = submit_rectification(
+        session,
+        warning=warning,
+        actor=person,
+        description="已补充集体研究会议纪要",
+        evidence=[{"name": "minutes.pdf", "size": 1024}],
+        clock=clock,
+    )
+    assert warning.status is WarningStatus.SUBMITTED
+    review_rectification(session, rectification=rect, actor=officer, accept=True, clock=clock)
+    assert warning.status is WarningStatus.CLOSED
+    assert rect.status is RectificationStatus.ACCEPTED
+    session.commit()
+    actions = session.exec(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == [
+        "warning.issued",
+        "warning.acknowledged",
+        "warning.submitted",
+        "warning.accepted",
+    ]
+
+
+def test_rejection_reopens_with_reason_and_new_deadline(
+    session: Session, clock: FixedClock
+) -> None:
+    officer, person, _ = _cast(session, clock)
+    warning = _warn(session, clock, officer, person)
+    rect = submit_rectification(
+        session, warning=warning, actor=person, description="已整改", evidence=[], clock=clock
+    )
+    with pytest.raises(InvalidInput):
+        review_rectification(session, rectification=rect, actor=officer, accept=False, clock=clock)
+    new_deadline = clock.now() + timedelta(days=5)
+    review_rectification(
+        session,
+        rectification=rect,
+        actor=officer,
+        accept=False,
+        note="证据不足，请补充会议纪要",
+        new_deadline=new_deadline,
+        clock=clock,
+    )
+    assert warning.status is WarningStatus.ACKNOWLEDGED
+    assert warning.deadline == new_deadline
+    assert rect.review_note == "证据不足，请补充会议纪要"
+    with pytest.raises(IllegalTransition):
+        review_rectification(session, rectification=rect, actor=officer, accept=True, clock=clock)
+
+
+def test_only_the_addressee_acts_and_only_officers_issue_and_review(
+    session: Session, clock: FixedClock
+) -> None:
+    officer, person, stranger = _cast(session, clock)
+    with pytest.raises(PermissionDenied):
+        _warn(session, clock, stranger, person)
+    warning = _warn(session, clock, officer, person)
+    with pytest.raises(PermissionDenied):
+        acknowledge_warning(session, warning=warning, actor=stranger, clock=clock, via="cli")
+    with pytest.raises(PermissionDenied):
+        submit_rectification(
+            session, warning=warning, actor=stranger, description="x", evidence=[], clock=clock
+        )
+    rect = submit_rectification(
+        session, warning=warning, actor=person, description="已整改", evidence=[], clock=clock
+    )
+    with pytest.raises(PermissionDenied):
+        review_rectification(session, rectification=rect, actor=person, accept=True, clock=clock)
+
+
+def test_withdrawn_and_closed_warnings_refuse_further_steps(
+    session: Session, clock: FixedClock
+) -> None:
+    officer, person, _ = _cast(session, clock)
+    warning = _warn(session, clock, officer, person)
+    withdraw_warning(session, warning=warning, actor=officer, clock=clock, reason="误发")
+    with pytest.raises(IllegalTransition) as caught:
+        submit_rectification(
+            session, warning=warning, actor=person, description="x", evidence=[], clock=clock
+        )
+    assert "withdrawn" in str(caught.value)
+    with pytest.raises(IllegalTransition):
+        withdraw_warning(session, warning=warning, actor=officer, clock=clock, reason="again")
+
+
+def test_bad_input_is_refused(session: Session, clock: FixedClock) -> None:
+    officer, person, _ = _cast(session, clock)
+    with pytest.raises(InvalidInput):
+        issue_warning(
+            session,
+            actor=officer,
+            person=person,
+            colour=WarningColour.RED,
+            form=WarningForm.ADMONISH,
+            reason="   ",
+            deadline=clock.now() + timedelta(days=1),
+            clock=clock,
+        )
+    with pytest.raises(InvalidInput):
+        issue_warning(
+            session,
+            actor=officer,
+            person=person,
+            colour=WarningColour.RED,
+            form=WarningForm.ADMONISH,
+            reason="x" * 5000,
+            deadline=clock.now() + timedelta(days=1),
+            clock=clock,
+        )
+    with pytest.raises(InvalidInput):
+        issue_warning(
+            session,
+            actor=officer,
+            person=person,
+            colour=WarningColour.RED,
+            form=WarningForm.ADMONISH,
+            reason="逾期",
+            deadline=clock.now() - timedelta(days=1),
+            clock=clock,
+        )
+
+
+ACTIONS = st.lists(
+    st.sampled_from(["ack", "submit", "accept", "reject", "withdraw", "stranger_ack"]),
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actions=ACTIONS)
+def test_no_sequence_reaches_an_illegal_state_or_skips_the_audit(
+    session: Session, actions: list[str]
+) -> None:
+    clock = FixedClock()
+    officer, person, stranger = _cast(session, clock)
+    warning = _warn(session, clock, officer, person)
+    pending: Rectification | None = None
+    for action in actions:
+        before = warning.status
+        audits = len(session.exec(select(AuditEvent.id)).all())
+        changed = False
+        try:
+            if action == "ack":
+                changed = acknowledge_warning(
+                    session, warning=warning, actor=person, clock=clock, via="cli"
+                )
+            elif action == "stranger_ack":
+                acknowledge_warning(
+                    session, warning=warning, actor=stranger, clock=clock, via="cli"
+                )
+            elif action == "submit":
+                pending = submit_rectification(
+                    session,
+                    warning=warning,
+                    actor=person,
+                    description="整改",
+                    evidence=[],
+                    clock=clock,
+                )
+                changed = True
+            elif action in ("accept", "reject") and pending is not None:
+                review_rectification(
+                    session,
+                    rectification=pending,
+                    actor=officer,
+                    accept=action == "accept",
+                    note="理由",
+                    clock=clock,
+                )
+                changed = True
+            elif action == "withdraw":
+                withdraw_warning(
+                    session, warning=warning, actor=officer, clock=clock, reason="撤回"
+                )
+                changed = True
+        except (IllegalTransition, PermissionDenied):
+            assert warning.status is before
+            changed = False
+        session.flush()
+        after = len(session.exec(select(AuditEvent.id)).all())
+        assert after == audits + (1 if changed else 0)
+        assert warning.status in WarningStatus
+        if warning.status not in OPEN_STATES:
+            assert warning.closed_at is not None
+        if warning.status is WarningStatus.SUBMITTED:
+            assert pending is not None and pending.status is RectificationStatus.SUBMITTED
+    session.rollback()
