@@ -9,9 +9,11 @@ from typing import ClassVar
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import BigInteger, Column, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from config.i18n import N_, normalise_locale
+from models.audit import record
+from models.clock import Clock
 from models.errors import InvalidInput, PermissionDenied
 from models.types import UTCDateTime, str_enum
 
@@ -222,3 +224,63 @@ class Assignment(SQLModel, table=True):
     def active_on(self, day: date) -> bool:
         """Whether the person holds the post on ``day``."""
         return self.start_on <= day and (self.end_on is None or day < self.end_on)
+
+
+def set_sms_opt_out(
+    session: Session, *, person: Person, opted_out: bool, clock: Clock, via: str
+) -> bool:
+    """Opt a person out of SMS (STOP/退订) or back in (START); returns whether it changed."""
+    if person.sms_opt_out == opted_out:
+        return False
+    person.sms_opt_out = opted_out
+    session.add(person)
+    record(
+        session,
+        at=clock.now(),
+        actor_id=person.id,
+        action="person.sms_opt_out" if opted_out else "person.sms_opt_in",
+        subject_type="person",
+        subject_id=person.id,
+        data={"via": via},
+    )
+    return True
+
+
+def set_chat_paused(
+    session: Session, *, person: Person, paused: bool, clock: Clock, via: str
+) -> bool:
+    """Stop (/stop) or resume (/resume) chat delivery; returns whether it changed."""
+    if person.chat_paused == paused:
+        return False
+    person.chat_paused = paused
+    session.add(person)
+    record(
+        session,
+        at=clock.now(),
+        actor_id=person.id,
+        action="person.chat_paused" if paused else "person.chat_resumed",
+        subject_type="person",
+        subject_id=person.id,
+        data={"via": via},
+    )
+    return True
+
+
+def set_language(session: Session, *, person: Person, locale: str, clock: Clock, via: str) -> str:
+    """Change the language a person reads in (/language).
+
+    Raises:
+        InvalidInput: an unsupported language.
+    """
+    person.locale = parse_locale(locale)
+    session.add(person)
+    record(
+        session,
+        at=clock.now(),
+        actor_id=person.id,
+        action="person.language",
+        subject_type="person",
+        subject_id=person.id,
+        data={"locale": person.locale, "via": via},
+    )
+    return person.locale

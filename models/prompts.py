@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from config.i18n import N_
 from models.audit import record
@@ -148,6 +148,33 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     idempotency_key: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def prompt_code(prompt: Prompt) -> str:
+    """The short code that names a prompt in an SMS reply (``P123``)."""
+    return f"P{prompt.id}"
+
+
+def parse_prompt_code(text: str) -> int | None:
+    """The prompt id in a reply such as ``P123`` or ``p 123``; None when it is not a code."""
+    compact = text.strip().replace(" ", "").upper()
+    if len(compact) > 1 and compact[0] == "P" and compact[1:].isdigit():
+        return int(compact[1:])
+    return None
+
+
+def latest_open_prompt(session: Session, *, person: Person) -> Prompt | None:
+    """The person's most recent prompt still waiting for an acknowledgement."""
+    return session.exec(
+        select(Prompt)
+        .where(
+            Prompt.person_id == person.id,
+            Prompt.status == PromptStatus.OPEN,
+            Prompt.requires_ack == True,  # noqa: E712 - SQL expression
+        )
+        .order_by(col(Prompt.created_at).desc(), col(Prompt.id).desc())
+        .limit(1)
+    ).first()
 
 
 def acknowledge_prompt(
