@@ -28,6 +28,8 @@ from models.db import make_engine, metadata, upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = os.environ.get("RISKPROMPT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+pytest_plugins = ["tests.standins.fixtures"]
+
 BACKENDS = [
     b.strip()
     for b in os.environ.get("RISKPROMPT_TEST_BACKENDS", "sqlite,postgres").split(",")
