@@ -6,24 +6,42 @@ configured database, and sends only through the file channel.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 from dataclasses import dataclass
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
+from sqlmodel import Session, col, select
 
 from config.i18n import _, format_number, format_when
 from config.settings import Settings, load_settings
 from models.catalog import RiskLevel
 from models.clock import Clock
+from models.conversations import bind_chat, create_binding_code
 from models.db import make_engine, session_scope, upgrade
 from models.importing import ImportResult, import_catalog, import_people
+from models.people import Channel, Person, Role
 from models.queries import count_by_level, count_by_role, list_units
+from notifications.channels import build_adapters
+from notifications.dispatcher import Dispatcher, count_deliveries
+from notifications.planning import (
+    current_period,
+    issue_special_prompt,
+    plan_monthly_cycle,
+    set_focus,
+)
 from riskprompt.cli.common import table
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 DEMO_DIR = Path("demo")
+#: Invented chat ids for the demo people who "have bound" Telegram.
+DEMO_CHAT_BASE = 900_000_000
+DEMO_BOUND_CHATS = 12
 
 
 @dataclass
@@ -73,6 +91,15 @@ class Demo:
         self.import_samples()
         self.step(_("3. Summary"))
         self.summary()
+        self.step(_("4. Chat bindings"))
+        self.bind_some_chats()
+        self.step(_("5. Monthly risk prompts"))
+        self.monthly_cycle()
+        self.step(_("6. A special prompt"))
+        self.special_prompt()
+        self.step(_("7. Delivery through the file channel"))
+        asyncio.run(self.dispatch())
+        self.show_messages()
 
     def import_samples(self) -> None:
         """Import the invented city's catalogue, then its people."""
@@ -141,3 +168,157 @@ class Demo:
                 "  " + _("of which %(role)s") % {"role": _(role.label)}, format_number(count)
             )
         self.console.print(totals)
+
+    def _engine(self):  # noqa: ANN202 - a short-lived engine per step
+        return make_engine(self.settings.DATABASE_URL)
+
+    def bind_some_chats(self) -> None:
+        """Bind invented Telegram chats for the first people who prefer chat.
+
+        In real use each person opens their invitation link (``people invite``);
+        here the same domain functions run with invented chat ids.
+        """
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                people = session.exec(select(Person).order_by(col(Person.id))).all()
+                chosen = [p for p in people if p.channels.startswith(Channel.TELEGRAM.value)]
+                for offset, person in enumerate(chosen[:DEMO_BOUND_CHATS], start=1):
+                    code = create_binding_code(session, person=person, clock=self.clock)
+                    bind_chat(session, code=code, chat_id=DEMO_CHAT_BASE + offset, clock=self.clock)
+                bound = min(len(chosen), DEMO_BOUND_CHATS)
+        finally:
+            engine.dispose()
+        self.console.print(
+            _("%(n)s people bound their Telegram chat with a single-use code.")
+            % {"n": format_number(bound)}
+        )
+
+    def _officer(self, session: Session) -> Person:
+        officer = session.exec(
+            select(Person).where(Person.role == Role.OFFICER).order_by(col(Person.id))
+        ).first()
+        if officer is None:  # the shipped sample has officers
+            raise RuntimeError("the sample people have no officer")
+        return officer
+
+    def monthly_cycle(self) -> None:
+        """An officer sets the month's key work; the monthly cycle plans the prompts."""
+        period = current_period(clock=self.clock, settings=self.settings)
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                officer = self._officer(session)
+                set_focus(
+                    session,
+                    actor=officer,
+                    period=period,
+                    text=_("Year-end centralised procurement and fund disbursement"),
+                    clock=self.clock,
+                )
+                officer_name = officer.name
+            result = plan_monthly_cycle(
+                engine, period=period, clock=self.clock, settings=self.settings
+            )
+            again = plan_monthly_cycle(
+                engine, period=period, clock=self.clock, settings=self.settings
+            )
+        finally:
+            engine.dispose()
+        self.console.print(
+            _("%(officer)s set the key work of %(period)s.")
+            % {"officer": officer_name, "period": period}
+        )
+        self.console.print(
+            _(
+                "Monthly cycle %(period)s: %(prompts)s prompts, %(deliveries)s deliveries queued, "
+                "%(unreachable)s people without a reachable channel."
+            )
+            % {
+                "period": period,
+                "prompts": format_number(result.prompts_created),
+                "deliveries": format_number(result.deliveries_created),
+                "unreachable": format_number(result.unreachable),
+            }
+        )
+        self.console.print(
+            _("Run again: %(created)s new prompts (the cycle is idempotent).")
+            % {"created": format_number(again.prompts_created)}
+        )
+
+    def special_prompt(self) -> None:
+        """An officer sends a special prompt to everyone holding a high-risk post."""
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                officer = self._officer(session)
+                broadcast = issue_special_prompt(
+                    session,
+                    actor=officer,
+                    target="level:high",
+                    text=_(
+                        "Before the New Year and Spring Festival holidays: no gifts, no banquets, "
+                        "no use of official cars for private purposes."
+                    ),
+                    clock=self.clock,
+                    settings=self.settings,
+                )
+                count = broadcast.prompt_count
+                name = officer.name
+        finally:
+            engine.dispose()
+        self.console.print(
+            _("%(officer)s issued a special prompt to level:high: %(n)s people.")
+            % {"officer": name, "n": format_number(count)}
+        )
+
+    async def dispatch(self) -> None:
+        """Drain the outbox through the file channel and print the counts."""
+        engine = self._engine()
+        try:
+            adapters = build_adapters(self.settings)
+            async with Dispatcher(engine, self.settings, self.clock, adapters, "demo") as worker:
+                stats = await worker.drain()
+            with session_scope(engine) as session:
+                counts = count_deliveries(session)
+        finally:
+            engine.dispose()
+        self.console.print(
+            _("Sent %(sent)s, retried %(retried)s, failed %(failed)s.")
+            % {
+                "sent": format_number(stats.sent),
+                "retried": format_number(stats.retried),
+                "failed": format_number(stats.failed),
+            }
+        )
+        out = table(_("Deliveries"), _("Channel"), _("Status"), _("How many"))
+        for (status, channel), n in sorted(counts.items()):
+            out.add_row(channel, status, format_number(n))
+        self.console.print(out)
+
+    def show_messages(self) -> None:
+        """One rendered message of each channel, as the file channel wrote it."""
+        outbox = Path(self.settings.OUTBOX_DIR)
+        self.console.print(_("Outbox folder: %(path)s") % {"path": outbox})
+        for channel in Channel:
+            ext = "eml" if channel is Channel.EMAIL else "json"
+            sample = next(iter(sorted(outbox.glob(f"*-{channel.value}.{ext}"))), None)
+            if sample is None:
+                continue
+            self.console.print(Rule(_("One %(channel)s message") % {"channel": channel.value}))
+            self.console.print(_render_sample(sample), highlight=False, markup=False)
+
+
+def _render_sample(path: Path) -> str:
+    """A readable view of one outbox file."""
+    if path.suffix == ".eml":
+        mail = message_from_bytes(path.read_bytes(), policy=email_policy.default)
+        body = mail.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        return f"To: {mail['To']}\nSubject: {mail['Subject']}\n\n{text}"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    parts = record.get("parts") or [record.get("text", "")]
+    buttons = " ".join(f"[{b['label']}]" for b in record.get("buttons", []))
+    return (
+        f"{record.get('address')}\n" + "\n---\n".join(parts) + (f"\n{buttons}" if buttons else "")
+    )

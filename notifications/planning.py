@@ -1,0 +1,1392 @@
+"""Planning: which risk prompts (风险提示) are due, written with their deliveries.
+
+Two planners share one bulk writer:
+
+* the monthly cycle (:func:`plan_monthly_cycle`): one prompt per (person, post)
+  held during a period, listing the post's risk points high first with their
+  control measures and the month's key work (重点工作, :func:`set_focus`);
+* special prompts (特别提示, :func:`issue_special_prompt`): an officer's text to a
+  target (a person, a post, a unit, a risk level or everyone), expanded into one
+  prompt per person when due (:func:`expand_due_broadcasts`).
+
+Both are idempotent and safe to run on two processes at once: prompts are inserted
+with ``INSERT ... ON CONFLICT DO NOTHING ... RETURNING`` on their unique constraint
+(``uq_prompt_once``, ``uq_prompt_broadcast_person``) and deliveries are created, in
+the same transaction, only for the rows this run actually inserted.
+
+The bulk writer renders once per content, locale and channel (the text never
+depends on the person), serialises each snapshot once, and hands rows of
+database-ready values to the driver in chunks (statements compiled once by
+SQLAlchemy for the dialect); :func:`notifications.outbox.create_delivery` stays
+the one-at-a-time path (fallbacks) and produces the same rows.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from config.i18n import N_
+from config.settings import Settings
+from models.audit import record
+from models.catalog import Post, RiskLevel, RiskPoint, Unit
+from models.clock import Clock
+from models.errors import DomainError, InvalidInput, NotFound
+from models.people import Assignment, Channel, Person, require_officer
+from models.prompts import (
+    Broadcast,
+    CycleRun,
+    Delivery,
+    DeliveryStatus,
+    FocusWork,
+    Prompt,
+    PromptKind,
+    PromptStatus,
+)
+from models.queries import active_assignment_filter, get_person, resolve_unit
+from notifications.outbox import delivery_key, first_channel
+from notifications.rendering import View, ack_buttons, build_view, reader_locale, render_view
+
+log = logging.getLogger(__name__)
+
+#: Rows per transaction of the monthly cycle (prompts and their deliveries).
+CHUNK_SIZE = 5000
+#: How far back :func:`missed_periods` looks.
+CATCH_UP_PERIODS = 12
+
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+# -- periods ------------------------------------------------------------------------------
+
+
+def parse_period(text: str) -> str:
+    """A period ``YYYY-MM``, checked.
+
+    Raises:
+        InvalidInput: anything else (``2026-13``, ``2026/12``, ``202612``).
+    """
+    value = text.strip()
+    if not _PERIOD.match(value):
+        raise InvalidInput(
+            N_("not a period %(value)r: write it as YYYY-MM, e.g. 2026-12"), value=text
+        )
+    return value
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """The first and the last day of ``period``.
+
+    Raises:
+        InvalidInput: the period is malformed.
+    """
+    year, month = (int(part) for part in parse_period(period).split("-"))
+    first = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return first, following - timedelta(days=1)
+
+
+def shift_period(period: str, months: int) -> str:
+    """``period`` moved by ``months`` (negative: back).
+
+    Raises:
+        InvalidInput: the period is malformed.
+    """
+    year, month = (int(part) for part in parse_period(period).split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def period_of(moment: datetime | date, settings: Settings) -> str:
+    """The period a moment (read in the configured time zone) or a day falls in."""
+    day = moment.astimezone(settings.zone).date() if isinstance(moment, datetime) else moment
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def current_period(*, clock: Clock, settings: Settings) -> str:
+    """The current month in the configured time zone, as ``YYYY-MM``."""
+    return period_of(clock.now(), settings)
+
+
+def local_day(moment: datetime, settings: Settings) -> date:
+    """The calendar day of ``moment`` in the configured time zone."""
+    return moment.astimezone(settings.zone).date()
+
+
+# -- the bulk writer ----------------------------------------------------------------------
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """Content shared by many prompts (one post in one period, or one broadcast)."""
+
+    key: Hashable
+    kind: PromptKind
+    content: dict[str, Any]
+    requires_ack: bool
+    json: str = ""
+
+    def __post_init__(self) -> None:
+        self.json = _dumps(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    """What the writer needs of a person: where and in which language to reach them."""
+
+    person_id: int
+    locale: str
+    channel: Channel | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    """A snapshot rendered for one locale and channel (everything but the buttons)."""
+
+    subject: str
+    body: str
+    html: str | None
+    parts_json: str
+
+
+@dataclass(slots=True)
+class _Written:
+    """What one write did."""
+
+    created: int = 0
+    present: int = 0
+    deliveries: int = 0
+    unreachable: set[int] = field(default_factory=set)
+
+
+class _KeyRef:
+    """Just enough of a prompt for :func:`notifications.outbox.delivery_key` (its id)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, prompt_id: int) -> None:
+        self.id = prompt_id
+
+
+@lru_cache(maxsize=1024)
+def _reach(channels: str, telegram: bool, sms: bool, email: bool) -> Channel | None:
+    """The first reachable channel for a reachability signature (few distinct ones)."""
+    probe = Person(
+        staff_id="-",
+        name="-",
+        unit_id=0,
+        channels=channels,
+        telegram_chat_id=1 if telegram else None,
+        mobile="+" if sms else None,
+        email="@" if email else None,
+    )
+    try:
+        return first_channel(probe)
+    except InvalidInput:
+        log.warning("unreadable channel preference %r: treated as unreachable", channels)
+        return None
+
+
+def _recipient(
+    settings: Settings,
+    person_id: int,
+    locale: str | None,
+    channels: str,
+    telegram_chat_id: int | None,
+    mobile: str | None,
+    email: str | None,
+    sms_opt_out: bool,
+) -> _Recipient:
+    channel = _reach(
+        channels or "", telegram_chat_id is not None, bool(mobile) and not sms_opt_out, bool(email)
+    )
+    return _Recipient(person_id, reader_locale(locale, settings), channel)
+
+
+_RECIPIENT_COLUMNS = (
+    Person.id,
+    Person.locale,
+    Person.channels,
+    Person.telegram_chat_id,
+    Person.mobile,
+    Person.email,
+    Person.sms_opt_out,
+)
+
+# The columns a new prompt and a new delivery set, in the order rows are built;
+# the others (acknowledgement, claims, outcomes, fallbacks) start NULL.
+_PROMPT_COLUMNS = (
+    "kind",
+    "person_id",
+    "post_id",
+    "period",
+    "issued_by_id",
+    "broadcast_id",
+    "title",
+    "body",
+    "content",
+    "requires_ack",
+    "status",
+    "created_at",
+)
+_DELIVERY_COLUMNS = (
+    "prompt_id",
+    "person_id",
+    "channel",
+    "subject",
+    "body",
+    "html",
+    "extra",
+    "status",
+    "attempts",
+    "due_at",
+    "idempotency_key",
+    "created_at",
+)
+# Rows per multi-row INSERT ... RETURNING (SQLite takes at most 32,766 parameters).
+_ROWS_PER_STATEMENT = 1000
+_NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+class _DriverInsert:
+    """An INSERT that SQLAlchemy compiles once for the dialect and the driver runs.
+
+    Rows are tuples in ``columns`` order with values already in the database's form
+    (:meth:`convert`; JSON as serialised text).  Per-row type processing is what
+    makes ORM and Core bulk inserts several times slower than the driver on wide
+    rows; here a shared snapshot is serialised once and the per-run constants
+    (the moment, the status) are converted once.
+
+    With ``returning`` the statement is repeated as one multi-row ``VALUES`` per
+    batch (like SQLAlchemy's own "insertmanyvalues"), so that ``ON CONFLICT DO
+    NOTHING ... RETURNING`` says which rows were inserted; without it the rows go
+    to the driver's ``executemany``.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        statement: Any,
+        columns: Sequence[str],
+        *,
+        returning: bool,
+    ) -> None:
+        self.connection = connection
+        self.table = statement.table
+        self.returning = returning
+        compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
+        sql = str(compiled)
+        if compiled.positional:
+            names = list(compiled.positiontup or ())
+        else:  # pyformat (psycopg): make it positional so rows stay tuples
+            names = _NAMED_PARAMETER.findall(sql)
+            sql = _NAMED_PARAMETER.sub("%s", sql)
+        if names != list(columns):  # pragma: no cover - the compilers keep the column order
+            raise RuntimeError(f"unexpected parameter order {names}")
+        start = sql.index(" VALUES (") + len(" VALUES ")
+        end = _closing_parenthesis(sql, start)
+        self.head, self.group, self.tail = sql[:start], sql[start : end + 1], sql[end + 1 :]
+        self._sql: dict[int, str] = {}
+
+    def convert(self, column: str, value: Any) -> Any:
+        """``value`` as the database driver takes it for ``column``."""
+        processor = self.table.c[column].type._cached_bind_processor(self.connection.dialect)
+        return processor(value) if processor is not None else value
+
+    def _statement(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            sql = self.head + ", ".join([self.group] * rows) + self.tail
+            self._sql[rows] = sql
+        return sql
+
+    def execute(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Insert ``rows``; with ``returning``, the returned rows of those inserted."""
+        if not self.returning:
+            self.connection.exec_driver_sql(self._statement(1), list(rows))
+            return []
+        if self.connection.dialect.name == "postgresql":
+            return self._executemany_returning(rows)
+        returned: list[Any] = []
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            batch = rows[start : start + _ROWS_PER_STATEMENT]
+            flat = tuple(value for row in batch for value in row)
+            returned.extend(self.connection.exec_driver_sql(self._statement(len(batch)), flat))
+        return returned
+
+    def _executemany_returning(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """psycopg: one ``executemany(returning=True)`` in pipeline mode.
+
+        A multi-row ``VALUES`` of thousands of parameters is slow there (psycopg
+        parses a statement that long in Python every time); the short statement is
+        parsed once and the rows are pipelined.  The cursor is the connection's own,
+        inside the caller's transaction.
+        """
+        cursor = self.connection.connection.cursor()
+        returned: list[Any] = []
+        try:
+            cursor.executemany(self._statement(1), list(rows), returning=True)  # type: ignore[call-arg]
+            while True:
+                returned.extend(cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        finally:
+            cursor.close()
+        return returned
+
+
+def _closing_parenthesis(sql: str, opening: int) -> int:
+    """The index of the parenthesis closing the one at ``opening``."""
+    depth = 0
+    for index in range(opening, len(sql)):
+        if sql[index] == "(":
+            depth += 1
+        elif sql[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    raise RuntimeError("unbalanced parentheses in a compiled INSERT")  # pragma: no cover
+
+
+class _OutboxWriter:
+    """Inserts prompts (once) and their first deliveries in the caller's transaction."""
+
+    def __init__(self, connection: Connection, *, now: datetime) -> None:
+        self.connection = connection
+        self.variants: dict[tuple[Hashable, str, Channel], _Variant] = {}
+        self.views: dict[tuple[Hashable, str], View] = {}
+        prompt = Prompt.__table__  # type: ignore[attr-defined]
+        postgres = connection.dialect.name == "postgresql"
+        insert = postgresql.insert if postgres else sqlite.insert
+        statements = {}
+        for constraint, columns in (
+            ("uq_prompt_once", ["person_id", "post_id", "period", "kind"]),
+            ("uq_prompt_broadcast_person", ["broadcast_id", "person_id"]),
+        ):
+            statement = insert(prompt)
+            statement = (
+                statement.on_conflict_do_nothing(constraint=constraint)
+                if postgres
+                else statement.on_conflict_do_nothing(index_elements=columns)
+            )
+            statements[constraint] = _DriverInsert(
+                connection,
+                statement.returning(prompt.c.id, prompt.c.person_id, prompt.c.post_id),
+                _PROMPT_COLUMNS,
+                returning=True,
+            )
+        self._monthly = statements["uq_prompt_once"]
+        self._special = statements["uq_prompt_broadcast_person"]
+        self._delivery = _DriverInsert(
+            connection,
+            insert(Delivery.__table__).inline(),  # type: ignore[attr-defined]
+            _DELIVERY_COLUMNS,
+            returning=False,
+        )
+        # The same for every row of a run: converted for the database once.
+        self._now = self._monthly.convert("created_at", now)
+        self._open = self._monthly.convert("status", PromptStatus.OPEN.value)
+        self._pending = self._delivery.convert("status", DeliveryStatus.PENDING.value)
+
+    def forget(self, keep: Iterable[Hashable] = ()) -> None:
+        """Drop cached renderings except those of the snapshots in ``keep``."""
+        kept = set(keep)
+        self.variants = {k: v for k, v in self.variants.items() if k[0] in kept}
+        self.views = {k: v for k, v in self.views.items() if k[0] in kept}
+
+    def _view(self, snapshot: _Snapshot, locale: str) -> View:
+        key = (snapshot.key, locale)
+        view = self.views.get(key)
+        if view is None:
+            view = self.views[key] = build_view(
+                kind=snapshot.kind, content=snapshot.content, locale=locale
+            )
+        return view
+
+    def _variant(self, snapshot: _Snapshot, locale: str, channel: Channel) -> _Variant:
+        key = (snapshot.key, locale, channel)
+        variant = self.variants.get(key)
+        if variant is None:
+            rendered = render_view(
+                self._view(snapshot, locale),
+                requires_ack=snapshot.requires_ack,
+                locale=locale,
+                channel=channel,
+            )
+            variant = self.variants[key] = _Variant(
+                subject=rendered.subject,
+                body=rendered.text,
+                html=rendered.html,
+                parts_json=_dumps(list(rendered.parts)),
+            )
+        return variant
+
+    def write(
+        self,
+        items: Sequence[tuple[_Recipient, _Snapshot]],
+        *,
+        period: str | None,
+        post_ids: Sequence[int | None] | None = None,
+        broadcast: Broadcast | None = None,
+    ) -> _Written:
+        """Insert one prompt per item unless it exists, and a delivery per new prompt.
+
+        Args:
+            items: the recipients with the snapshot each one reads.
+            period: the prompts' period.
+            post_ids: monthly prompts: the post of each item.
+            broadcast: special prompts: the broadcast they come from.
+
+        Returns:
+            The counts of what was written.
+        """
+        written = _Written()
+        if not items:
+            return written
+        issuer = broadcast.issued_by_id if broadcast is not None else None
+        broadcast_id = broadcast.id if broadcast is not None else None
+        rows = [
+            (
+                snapshot.kind.value,
+                recipient.person_id,
+                post_ids[index] if post_ids is not None else None,
+                period,
+                issuer,
+                broadcast_id,
+                self._view(snapshot, recipient.locale).title,
+                snapshot.content.get("text", "") if broadcast is not None else "",
+                snapshot.json,
+                snapshot.requires_ack,
+                self._open,
+                self._now,
+            )
+            for index, (recipient, snapshot) in enumerate(items)
+        ]
+        statement = self._special if broadcast is not None else self._monthly
+        inserted = statement.execute(rows)
+        written.created = len(inserted)
+        written.present = len(items) - len(inserted)
+        if not inserted:
+            return written
+        wanted = {
+            (recipient.person_id, post_ids[index] if post_ids is not None else None): index
+            for index, (recipient, _snapshot) in enumerate(items)
+        }
+        deliveries = []
+        for prompt_id, person_id, post_id in inserted:
+            recipient, snapshot = items[wanted[(person_id, post_id)]]
+            channel = recipient.channel
+            if channel is None:
+                written.unreachable.add(person_id)
+                continue
+            deliveries.append(self._delivery_row(prompt_id, recipient, snapshot, channel))
+        if deliveries:
+            self._delivery.execute(deliveries)
+        written.deliveries = len(deliveries)
+        return written
+
+    def _delivery_row(
+        self, prompt_id: int, recipient: _Recipient, snapshot: _Snapshot, channel: Channel
+    ) -> tuple[Any, ...]:
+        """The same row as :func:`notifications.outbox.create_delivery` writes."""
+        variant = self._variant(snapshot, recipient.locale, channel)
+        buttons = (
+            ack_buttons(
+                prompt_id=prompt_id, locale=recipient.locale, requires_ack=snapshot.requires_ack
+            )
+            if channel is Channel.TELEGRAM
+            else ()
+        )
+        # create_delivery's {"parts": [...], "buttons": [[label, data]]}, the parts
+        # serialised once per variant
+        buttons_json = _dumps([[b.label, b.data] for b in buttons])
+        extra = f'{{"parts":{variant.parts_json},"buttons":{buttons_json}}}'
+        return (
+            prompt_id,
+            recipient.person_id,
+            channel.value,
+            variant.subject,
+            variant.body,
+            variant.html,
+            extra,
+            self._pending,
+            0,
+            self._now,
+            delivery_key(cast(Prompt, _KeyRef(prompt_id)), channel, None),
+            self._now,
+        )
+
+
+# -- the monthly cycle ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """What one run of a period's monthly cycle did.
+
+    Attributes:
+        period: the period planned (``YYYY-MM``).
+        prompts_created: prompts this run inserted.
+        prompts_present: prompts that were already there (an earlier or concurrent run).
+        unreachable: people who got a new prompt but have no reachable channel
+            (no address on any preferred channel, or opted out): no delivery.
+        deliveries_created: deliveries queued in the outbox.
+        seconds: how long the run took.
+    """
+
+    period: str
+    prompts_created: int
+    prompts_present: int
+    unreachable: int
+    deliveries_created: int
+    seconds: float
+
+
+def _unit_parents(session: Session) -> dict[int, int | None]:
+    return {uid: parent for uid, parent in session.exec(select(Unit.id, Unit.parent_id)).all()}  # type: ignore[misc]
+
+
+def _focus_resolver(session: Session, period: str) -> Callable[[int], str | None]:
+    """A function unit id → the key work that applies: the nearest unit's, else the global one."""
+    texts: dict[int | None, str] = {
+        unit_id: text
+        for unit_id, text in session.exec(
+            select(FocusWork.unit_id, FocusWork.text).where(FocusWork.period == period)
+        ).all()
+    }
+    parents = _unit_parents(session) if any(k is not None for k in texts) else {}
+    memo: dict[int, str | None] = {}
+
+    def focus_for(unit_id: int) -> str | None:
+        if unit_id not in memo:
+            seen: set[int] = set()
+            current: int | None = unit_id
+            found = None
+            while current is not None and current not in seen:
+                if current in texts:
+                    found = texts[current]
+                    break
+                seen.add(current)
+                current = parents.get(current)
+            memo[unit_id] = found if found is not None else texts.get(None)
+        return memo[unit_id]
+
+    return focus_for
+
+
+def _post_snapshots(
+    connection: Connection,
+    post_ids: Iterable[int],
+    *,
+    period: str,
+    focus_for: Callable[[int], str | None],
+) -> dict[int, _Snapshot]:
+    """The content snapshot of each post: its unit, the key work and its risk points.
+
+    The posts of one chunk are consecutive ids (the cycle goes post by post), so
+    they are read by id range rather than a long ``IN`` list; posts in the range
+    that nobody holds are skipped.
+    """
+    wanted = set(post_ids)
+    if not wanted:
+        return {}
+    low, high = min(wanted), max(wanted)
+    posts = connection.execute(
+        select(Post.id, Post.name, Post.unit_id, Unit.name)
+        .join(Unit, col(Unit.id) == Post.unit_id)
+        .where(col(Post.id).between(low, high))
+    ).all()
+    points: dict[int, list[tuple[int, int, dict[str, Any]]]] = {pid: [] for pid in wanted}
+    for point_id, post_id, level, description, measures in connection.execute(
+        select(
+            RiskPoint.id,
+            RiskPoint.post_id,
+            RiskPoint.level,
+            RiskPoint.description,
+            RiskPoint.measures,
+        ).where(col(RiskPoint.post_id).between(low, high))
+    ).all():
+        if post_id not in wanted:
+            continue
+        risk_level = RiskLevel(level)
+        points[post_id].append(
+            (
+                risk_level.rank,
+                point_id,
+                {
+                    "id": point_id,
+                    "level": risk_level.value,
+                    "description": description,
+                    "measures": list(measures or ()),
+                },
+            )
+        )
+    snapshots = {}
+    for post_id, post_name, unit_id, unit_name in posts:
+        if post_id not in wanted:
+            continue
+        content = {
+            "period": period,
+            "post_id": post_id,
+            "post": post_name,
+            "unit_id": unit_id,
+            "unit": unit_name,
+            "focus": focus_for(unit_id),
+            "risk_points": [item for _rank, _id, item in sorted(points[post_id], key=_by_rank)],
+        }
+        snapshots[post_id] = _Snapshot(
+            key=("post", post_id), kind=PromptKind.MONTHLY, content=content, requires_ack=True
+        )
+    return snapshots
+
+
+def _by_rank(point: tuple[int, int, dict[str, Any]]) -> tuple[int, int]:
+    return point[0], point[1]
+
+
+def _candidates(period: str) -> Any:
+    """Active people and the posts they hold at any time in ``period``, post by post."""
+    first, last = period_bounds(period)
+    return (
+        select(
+            Assignment.post_id,
+            Assignment.person_id,
+            Person.locale,
+            Person.channels,
+            Person.telegram_chat_id,
+            Person.mobile,
+            Person.email,
+            Person.sms_opt_out,
+        )
+        .join(Person, col(Person.id) == Assignment.person_id)
+        .where(
+            col(Person.active).is_(True),
+            col(Assignment.start_on) <= last,
+            or_(col(Assignment.end_on).is_(None), col(Assignment.end_on) > first),
+        )
+        .distinct()
+        # The same order on every process: concurrent runs wait on each other's rows
+        # in the same sequence, so they never deadlock.
+        .order_by(col(Assignment.post_id), col(Assignment.person_id))
+    )
+
+
+def _start_cycle_run(engine: Engine, *, period: str, now: datetime) -> None:
+    table = CycleRun.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    with engine.begin() as connection:
+        connection.execute(
+            insert(table)
+            .values(period=period, started_at=now, prompts_created=0)
+            .on_conflict_do_nothing(index_elements=["period"])
+        )
+
+
+def plan_monthly_cycle(
+    engine: Engine,
+    *,
+    period: str,
+    clock: Clock,
+    settings: Settings,
+    chunk_size: int = CHUNK_SIZE,
+) -> CycleResult:
+    """Plan a period's monthly risk prompts and queue their deliveries.
+
+    One prompt per (person, post) held at any time during the period by an active
+    person, with its delivery on the person's first reachable channel; a person
+    with no reachable channel still gets the prompt (officers see it) but no
+    delivery.  Work is committed in chunks of ``chunk_size`` prompts, each with its
+    deliveries; running it again, or on two processes at once, creates nothing
+    twice, and a run interrupted half-way is completed by the next one.  The
+    period's :class:`~models.prompts.CycleRun` records when it finished (the
+    scheduler catches up on periods without one) and one ``cycle.run`` audit
+    record gives the counts.
+
+    Args:
+        engine: the database (the cycle opens its own connections and commits).
+        period: the period, ``YYYY-MM``.
+        clock: the clock (the prompts' creation and the deliveries' due time).
+        settings: the settings (default locale, time zone).
+        chunk_size: prompts per transaction.
+
+    Returns:
+        The counts of what this run did.
+
+    Raises:
+        InvalidInput: the period is malformed.
+    """
+    period = parse_period(period)
+    started = time.perf_counter()
+    now = clock.now()
+    _start_cycle_run(engine, period=period, now=now)
+    with Session(engine) as session:
+        focus_for = _focus_resolver(session, period)
+    totals = _Written()
+    snapshots: dict[int, _Snapshot] = {}
+    with engine.connect() as reader, engine.connect() as writer_connection:
+        writer = _OutboxWriter(writer_connection, now=now)
+        result = reader.execution_options(yield_per=chunk_size).execute(_candidates(period))
+        for rows in result.partitions():
+            needed = {row[0] for row in rows if row[0] not in snapshots}
+            with writer_connection.begin():
+                snapshots.update(
+                    _post_snapshots(writer_connection, needed, period=period, focus_for=focus_for)
+                )
+                items = []
+                post_ids = []
+                for post_id, person_id, locale, channels, chat, mobile, email, opt_out in rows:
+                    items.append(
+                        (
+                            _recipient(
+                                settings, person_id, locale, channels, chat, mobile, email, opt_out
+                            ),
+                            snapshots[post_id],
+                        )
+                    )
+                    post_ids.append(post_id)
+                written = writer.write(items, period=period, post_ids=post_ids)
+            totals.created += written.created
+            totals.present += written.present
+            totals.deliveries += written.deliveries
+            totals.unreachable |= written.unreachable
+            # Rows come post by post: only the last post may continue in the next chunk.
+            last = rows[-1][0]
+            snapshots = {last: snapshots[last]} if last in snapshots else {}
+            writer.forget(keep=[("post", last)])
+    seconds = time.perf_counter() - started
+    outcome = CycleResult(
+        period=period,
+        prompts_created=totals.created,
+        prompts_present=totals.present,
+        unreachable=len(totals.unreachable),
+        deliveries_created=totals.deliveries,
+        seconds=seconds,
+    )
+    _finish_cycle_run(engine, outcome=outcome, now=clock.now())
+    log.info(
+        "monthly cycle %s: %d prompts created, %d already there, %d deliveries, "
+        "%d people unreachable, %.1f s",
+        period,
+        outcome.prompts_created,
+        outcome.prompts_present,
+        outcome.deliveries_created,
+        outcome.unreachable,
+        seconds,
+    )
+    return outcome
+
+
+def _finish_cycle_run(engine: Engine, *, outcome: CycleResult, now: datetime) -> None:
+    """Mark the period done and write the audit record, in one transaction.
+
+    The update comes first: it takes the cycle run's row lock (or SQLite's write
+    lock), so two concurrent runs append their audit records one after the other.
+    """
+    with Session(engine) as session:
+        session.exec(
+            update(CycleRun)
+            .where(col(CycleRun.period) == outcome.period)
+            .values(
+                finished_at=now, prompts_created=CycleRun.prompts_created + outcome.prompts_created
+            )
+        )
+        run_id = session.exec(select(CycleRun.id).where(CycleRun.period == outcome.period)).one()
+        record(
+            session,
+            at=now,
+            actor_id=None,
+            action="cycle.run",
+            subject_type="cycle_run",
+            subject_id=run_id,
+            data={
+                "period": outcome.period,
+                "prompts_created": outcome.prompts_created,
+                "prompts_present": outcome.prompts_present,
+                "deliveries_created": outcome.deliveries_created,
+                "unreachable": outcome.unreachable,
+            },
+        )
+        session.commit()
+
+
+def missed_periods(
+    session: Session, *, clock: Clock, settings: Settings, since: str | None = None
+) -> list[str]:
+    """Periods before the current one whose monthly cycle never finished, oldest first.
+
+    The search starts at ``since`` or, without it, at the period of the earliest
+    assignment, and goes back at most :data:`CATCH_UP_PERIODS` months.
+
+    Args:
+        session: an open session.
+        clock: the clock (the current period).
+        settings: the settings (time zone).
+        since: the first period to consider (``YYYY-MM``).
+
+    Returns:
+        The periods to run, e.g. ``["2026-10", "2026-11"]``; empty when nothing is
+        held or everything ran.
+
+    Raises:
+        InvalidInput: ``since`` is malformed.
+    """
+    current = current_period(clock=clock, settings=settings)
+    if since is not None:
+        start = parse_period(since)
+    else:
+        first_day = session.exec(select(func.min(Assignment.start_on))).one()
+        if first_day is None:
+            return []
+        start = period_of(first_day, settings)
+    start = max(start, shift_period(current, -CATCH_UP_PERIODS))
+    periods = []
+    period = start
+    while period < current:
+        periods.append(period)
+        period = shift_period(period, 1)
+    if not periods:
+        return []
+    done = set(
+        session.exec(
+            select(CycleRun.period).where(
+                col(CycleRun.period).in_(periods), col(CycleRun.finished_at).is_not(None)
+            )
+        ).all()
+    )
+    return [p for p in periods if p not in done]
+
+
+# -- key work ------------------------------------------------------------------------------
+
+
+def set_focus(
+    session: Session,
+    *,
+    actor: Person,
+    period: str,
+    text: str,
+    unit_id: int | None = None,
+    clock: Clock,
+) -> FocusWork:
+    """Set the month's key work (重点工作) for every unit, or for one unit and its sub-units.
+
+    Setting it again replaces the text.  The caller commits.
+
+    Args:
+        session: the open session.
+        actor: the officer setting it.
+        period: the period, ``YYYY-MM``.
+        text: the key work, e.g. ``年底集中采购和资金拨付``.
+        unit_id: the unit it applies to (with its sub-units); None for everyone.
+        clock: the clock.
+
+    Returns:
+        The key work row (flushed).
+
+    Raises:
+        PermissionDenied: the actor is not an officer.
+        InvalidInput: a malformed period or an empty text.
+        NotFound: no such unit.
+    """
+    require_officer(actor)
+    period = parse_period(period)
+    text = text.strip()
+    if not text:
+        raise InvalidInput(N_("the key work text is empty"))
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise NotFound(N_("no unit %(ref)r"), ref=str(unit_id))
+    now = clock.now()
+    query = select(FocusWork).where(FocusWork.period == period)
+    query = query.where(
+        col(FocusWork.unit_id).is_(None) if unit_id is None else FocusWork.unit_id == unit_id
+    )
+    focus = session.exec(query).first()
+    if focus is None:
+        focus = FocusWork(
+            period=period, unit_id=unit_id, text=text, set_by_id=actor.id or 0, updated_at=now
+        )
+    else:
+        focus.text = text
+        focus.set_by_id = actor.id or 0
+        focus.updated_at = now
+    session.add(focus)
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor_id=actor.id,
+        action="focus.set",
+        subject_type="focus_work",
+        subject_id=focus.id,
+        data={"period": period, "unit_id": unit_id, "text": text},
+    )
+    return focus
+
+
+@dataclass(frozen=True, slots=True)
+class FocusRow:
+    """A key work with its unit's name (None: every unit) and who set it."""
+
+    focus: FocusWork
+    unit: str | None
+    set_by: str
+
+
+def list_focus(session: Session, *, period: str | None = None) -> list[FocusRow]:
+    """The key work set, newest period first; ``period`` keeps one period.
+
+    Raises:
+        InvalidInput: a malformed period.
+    """
+    query = (
+        select(FocusWork, Unit.name, Person.name)
+        .outerjoin(Unit, col(Unit.id) == FocusWork.unit_id)
+        .join(Person, col(Person.id) == FocusWork.set_by_id)
+        .order_by(
+            col(FocusWork.period).desc(), col(FocusWork.unit_id).nulls_first(), col(FocusWork.id)
+        )
+    )
+    if period is not None:
+        query = query.where(FocusWork.period == parse_period(period))
+    return [FocusRow(focus, unit, setter) for focus, unit, setter in session.exec(query).all()]
+
+
+# -- special prompts -----------------------------------------------------------------------
+
+
+class TargetKind(enum.StrEnum):
+    """Whom a special prompt (特别提示) goes to."""
+
+    PERSON = "person"
+    POST = "post"
+    UNIT = "unit"
+    LEVEL = "level"
+    ALL = "all"
+
+
+class BroadcastStatus(enum.StrEnum):
+    """Where a special prompt stands: waiting for its time, or turned into prompts."""
+
+    SCHEDULED = "scheduled"
+    EXPANDED = "expanded"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A parsed target: ``person:STAFF_ID``, ``post:ID``, ``unit:ID`` / ``unit:ID+``
+    (with sub-units), ``level:high|medium|low`` or ``all``."""
+
+    kind: TargetKind
+    value: str = ""
+    sub_units: bool = False
+
+    def __str__(self) -> str:
+        if self.kind is TargetKind.ALL:
+            return "all"
+        return f"{self.kind.value}:{self.value}{'+' if self.sub_units else ''}"
+
+
+_TARGET_HELP = N_(
+    "unknown target %(target)r: use person:STAFF_ID, post:ID, unit:ID (unit:ID+ with "
+    "sub-units), level:high|medium|low or all"
+)
+
+
+def parse_target(text: str) -> Target:
+    """Read a target such as ``unit:3+`` or ``level:高``.
+
+    Raises:
+        InvalidInput: not one of the target forms.
+    """
+    raw = text.strip()
+    if raw.lower() in ("all", "全部", "全体"):
+        return Target(TargetKind.ALL)
+    kind_text, sep, value = raw.partition(":")
+    if not sep:
+        kind_text, sep, value = raw.partition("：")
+    try:
+        kind = TargetKind(kind_text.strip().lower())
+    except ValueError:
+        raise InvalidInput(_TARGET_HELP, target=text) from None
+    value = value.strip()
+    sub_units = False
+    if kind is TargetKind.UNIT and value.endswith("+"):
+        sub_units, value = True, value[:-1].strip()
+    if not value or kind is TargetKind.ALL:
+        raise InvalidInput(_TARGET_HELP, target=text)
+    if kind is TargetKind.POST and not value.isdigit():
+        raise InvalidInput(N_("a post is given by its id: post:%(value)s is not one"), value=value)
+    if kind is TargetKind.LEVEL:
+        value = RiskLevel.parse(value).value
+    return Target(kind, value, sub_units)
+
+
+def _sub_units(session: Session, unit_id: int) -> set[int]:
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in _unit_parents(session).items():
+        children.setdefault(parent, []).append(uid)
+    found = {unit_id}
+    queue = [unit_id]
+    while queue:
+        for child in children.get(queue.pop(), ()):
+            if child not in found:
+                found.add(child)
+                queue.append(child)
+    return found
+
+
+def _check_target(session: Session, target: Target) -> Target:
+    """The target with its unit in canonical form (an id), after checking it exists.
+
+    Raises:
+        NotFound: no such person, post or unit.
+        InvalidInput: the person has left.
+    """
+    if target.kind is TargetKind.PERSON:
+        person = get_person(session, staff_id=target.value)
+        if not person.active:
+            raise InvalidInput(
+                N_("%(name)s (%(staff_id)s) is no longer active"),
+                name=person.name,
+                staff_id=person.staff_id,
+            )
+        return Target(target.kind, person.staff_id)
+    if target.kind is TargetKind.POST:
+        if session.get(Post, int(target.value)) is None:
+            raise NotFound(N_("no post %(ref)r"), ref=target.value)
+    if target.kind is TargetKind.UNIT:
+        unit = resolve_unit(session, ref=target.value)
+        return Target(target.kind, str(unit.id), target.sub_units)
+    return target
+
+
+def resolve_target(session: Session, target: Target, on: date) -> list[int]:
+    """The active people a target reaches on ``on``, by person id (ascending).
+
+    * ``person``: that person;
+    * ``post``: whoever holds the post that day;
+    * ``unit`` (``+``: and its sub-units): the unit's members and whoever holds
+      one of its posts that day;
+    * ``level``: whoever holds a post with a risk point of that level that day;
+    * ``all``: every active person.
+
+    Raises:
+        NotFound: an unknown person or unit.
+    """
+    holders = (
+        select(Assignment.person_id)
+        .join(Person, col(Person.id) == Assignment.person_id)
+        .where(col(Person.active).is_(True), active_assignment_filter(on))
+    )
+    ids: set[int] = set()
+    if target.kind is TargetKind.ALL:
+        ids.update(session.exec(select(Person.id).where(col(Person.active).is_(True))).all())  # type: ignore[arg-type]
+    elif target.kind is TargetKind.PERSON:
+        person = get_person(session, staff_id=target.value)
+        if person.active and person.id is not None:
+            ids.add(person.id)
+    elif target.kind is TargetKind.POST:
+        ids.update(session.exec(holders.where(Assignment.post_id == int(target.value))).all())
+    elif target.kind is TargetKind.UNIT:
+        unit = resolve_unit(session, ref=target.value)
+        units = _sub_units(session, unit.id or 0) if target.sub_units else {unit.id or 0}
+        posts = select(Post.id).where(col(Post.unit_id).in_(units))
+        ids.update(session.exec(holders.where(col(Assignment.post_id).in_(posts))).all())
+        ids.update(
+            session.exec(  # type: ignore[arg-type]
+                select(Person.id).where(
+                    col(Person.active).is_(True), col(Person.unit_id).in_(units)
+                )
+            ).all()
+        )
+    else:
+        posts = select(RiskPoint.post_id).where(RiskPoint.level == RiskLevel(target.value))
+        ids.update(session.exec(holders.where(col(Assignment.post_id).in_(posts))).all())
+    return sorted(ids)
+
+
+def issue_special_prompt(
+    session: Session,
+    *,
+    actor: Person,
+    target: str | Target,
+    text: str,
+    at: datetime | None = None,
+    requires_ack: bool = True,
+    clock: Clock,
+    settings: Settings,
+) -> Broadcast:
+    """Issue a special prompt (特别提示) to a target, now or at ``at``.
+
+    One due now is expanded at once, in the caller's transaction, into one prompt
+    per person targeted, each with its delivery; a scheduled one waits for
+    :func:`expand_due_broadcasts`, and then reaches whoever the target covers on
+    that day.  The caller commits.
+
+    Args:
+        session: the open session.
+        actor: the issuing officer.
+        target: ``person:STAFF_ID``, ``post:ID``, ``unit:ID``, ``unit:ID+``,
+            ``level:high|medium|low`` or ``all``.
+        text: what the officer says.
+        at: when to send it (aware); None or a past moment: now.
+        requires_ack: whether the readers must acknowledge (已阅).
+        clock: the clock.
+        settings: the settings.
+
+    Returns:
+        The broadcast (status ``expanded`` when sent now, else ``scheduled``).
+
+    Raises:
+        PermissionDenied: the actor is not an officer.
+        InvalidInput: a malformed target, an empty text, a naive ``at``, a person who left.
+        NotFound: the target's person, post or unit does not exist.
+    """
+    require_officer(actor)
+    parsed = _check_target(session, parse_target(target) if isinstance(target, str) else target)
+    body = text.strip()
+    if not body:
+        raise InvalidInput(N_("the text of the special prompt is empty"))
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput(N_("the sending time needs a time zone"))
+    now = clock.now()
+    due = at if at is not None and at > now else now
+    broadcast = Broadcast(
+        issued_by_id=actor.id or 0,
+        target=str(parsed),
+        text=body,
+        requires_ack=requires_ack,
+        status=BroadcastStatus.SCHEDULED.value,
+        due_at=due,
+        created_at=now,
+    )
+    session.add(broadcast)
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor_id=actor.id,
+        action="special.issued",
+        subject_type="broadcast",
+        subject_id=broadcast.id,
+        data={
+            "target": broadcast.target,
+            "due_at": due,
+            "requires_ack": requires_ack,
+            "text": body,
+        },
+    )
+    if due <= now:
+        # the same object, reloaded by the claim: its status and prompt count are current
+        _claim_and_expand(session, broadcast_id=broadcast.id or 0, now=now, settings=settings)
+    return broadcast
+
+
+def expand_due_broadcasts(session: Session, *, clock: Clock, settings: Settings) -> int:
+    """Turn every special prompt that is due into one prompt per person targeted.
+
+    Each broadcast is claimed with a conditional update (``scheduled`` →
+    ``expanded``) before its prompts are written, so two processes never expand the
+    same one; the unique (broadcast, person) constraint backs that up.  The caller
+    commits.
+
+    Args:
+        session: the open session.
+        clock: the clock (what is due).
+        settings: the settings.
+
+    Returns:
+        How many broadcasts this call expanded (each one's ``prompt_count`` says
+        how many prompts it made).
+    """
+    now = clock.now()
+    due = session.exec(
+        select(Broadcast.id)
+        .where(Broadcast.status == BroadcastStatus.SCHEDULED.value, col(Broadcast.due_at) <= now)
+        .order_by(col(Broadcast.due_at), col(Broadcast.id))
+    ).all()
+    expanded = 0
+    for broadcast_id in due:
+        if _claim_and_expand(session, broadcast_id=broadcast_id or 0, now=now, settings=settings):
+            expanded += 1
+    return expanded
+
+
+def _claim_and_expand(
+    session: Session, *, broadcast_id: int, now: datetime, settings: Settings
+) -> bool:
+    """Claim one scheduled broadcast and write its prompts; False when another got it."""
+    claimed = session.exec(
+        update(Broadcast)
+        .where(
+            col(Broadcast.id) == broadcast_id,
+            col(Broadcast.status) == BroadcastStatus.SCHEDULED.value,
+        )
+        .values(status=BroadcastStatus.EXPANDED.value, expanded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    broadcast = session.get(Broadcast, broadcast_id, populate_existing=True)
+    if broadcast is None:  # pragma: no cover - claimed just now, in this transaction
+        return False
+    issuer = session.get(Person, broadcast.issued_by_id)
+    issuer_unit = session.get(Unit, issuer.unit_id) if issuer is not None else None
+    try:
+        person_ids = resolve_target(
+            session, parse_target(broadcast.target), local_day(now, settings)
+        )
+    except DomainError as exc:
+        # The person or unit went away after issuance: nobody to tell, and retrying
+        # on every tick would not bring them back.
+        log.warning("special prompt %d: target %s: %s", broadcast_id, broadcast.target, exc)
+        person_ids = []
+    snapshot = _Snapshot(
+        key=("broadcast", broadcast_id),
+        kind=PromptKind.SPECIAL,
+        content={
+            "text": broadcast.text,
+            "issuer": issuer.name if issuer is not None else "",
+            "issuer_staff_id": issuer.staff_id if issuer is not None else "",
+            "issuer_unit": issuer_unit.name if issuer_unit is not None else "",
+            "issued_on": local_day(broadcast.created_at, settings).isoformat(),
+            "target": broadcast.target,
+        },
+        requires_ack=broadcast.requires_ack,
+    )
+    writer = _OutboxWriter(session.connection(), now=now)
+    period = period_of(now, settings)
+    created = 0
+    for start in range(0, len(person_ids), CHUNK_SIZE):
+        chunk = person_ids[start : start + CHUNK_SIZE]
+        people = session.exec(select(*_RECIPIENT_COLUMNS).where(col(Person.id).in_(chunk))).all()
+        items = [(_recipient(settings, *row), snapshot) for row in people]
+        created += writer.write(items, period=period, broadcast=broadcast).created
+    broadcast.prompt_count = created
+    session.add(broadcast)
+    record(
+        session,
+        at=now,
+        actor_id=None,
+        action="special.expanded",
+        subject_type="broadcast",
+        subject_id=broadcast_id,
+        data={"prompts": created, "target": broadcast.target},
+    )
+    log.info("special prompt %d (%s): %d prompts", broadcast_id, broadcast.target, created)
+    return True
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRow:
+    """A prompt with its reader and post, for listings."""
+
+    prompt: Prompt
+    person_name: str
+    staff_id: str
+    post_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptListing:
+    """Some prompts (newest first) and the counts by status of all that match."""
+
+    rows: list[PromptRow]
+    counts: dict[PromptStatus, int]
+
+    @property
+    def total(self) -> int:
+        """How many prompts match, all statuses together."""
+        return sum(self.counts.values())
+
+
+def list_prompts(
+    session: Session,
+    *,
+    period: str | None = None,
+    status: PromptStatus | None = None,
+    unit_id: int | None = None,
+    limit: int | None = 50,
+) -> PromptListing:
+    """Prompts by period, status and the reader's unit, newest first, with counts.
+
+    Args:
+        session: an open session.
+        period: keep one period (``YYYY-MM``).
+        status: keep one status.
+        unit_id: keep readers of this unit.
+        limit: at most this many rows (None: all); the counts cover every match.
+
+    Returns:
+        The rows and the counts by status.
+
+    Raises:
+        InvalidInput: a malformed period.
+    """
+    conditions: list[Any] = []
+    if period is not None:
+        conditions.append(Prompt.period == parse_period(period))
+    if status is not None:
+        conditions.append(Prompt.status == status)
+    if unit_id is not None:
+        conditions.append(Person.unit_id == unit_id)
+    query = (
+        select(Prompt, Person.name, Person.staff_id, Post.name)
+        .join(Person, col(Person.id) == Prompt.person_id)
+        .outerjoin(Post, col(Post.id) == Prompt.post_id)
+        .where(*conditions)
+        .order_by(col(Prompt.created_at).desc(), col(Prompt.id).desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [PromptRow(p, name, staff, post) for p, name, staff, post in session.exec(query).all()]
+    counted = session.exec(
+        select(Prompt.status, func.count())
+        .join(Person, col(Person.id) == Prompt.person_id)
+        .where(*conditions)
+        .group_by(Prompt.status)
+    ).all()
+    found = {PromptStatus(s): n for s, n in counted}
+    return PromptListing(rows=rows, counts={s: found.get(s, 0) for s in PromptStatus})
+
+
+__all__ = [
+    "BroadcastStatus",
+    "CycleResult",
+    "FocusRow",
+    "PromptListing",
+    "PromptRow",
+    "Target",
+    "TargetKind",
+    "current_period",
+    "expand_due_broadcasts",
+    "issue_special_prompt",
+    "list_focus",
+    "list_prompts",
+    "missed_periods",
+    "parse_period",
+    "parse_target",
+    "period_bounds",
+    "plan_monthly_cycle",
+    "resolve_target",
+    "set_focus",
+]

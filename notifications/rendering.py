@@ -1,0 +1,687 @@
+"""Renderers: a prompt → the message for one channel, in the reader's locale.
+
+The text comes from Jinja2 templates in ``notifications/templates/`` with the
+``jinja2.ext.i18n`` extension.  Each locale has its own :class:`jinja2.Environment`
+with that locale's translations installed (newstyle gettext), so two readers in
+two languages never share a gettext.  Dates are formatted by Babel.
+
+What a message says depends on the prompt's ``content`` snapshot, its kind, whether
+it asks for an acknowledgement, the locale and the channel, never on the person:
+the planner builds a view once per post and locale (:func:`build_view`), renders it
+once per channel (:func:`render_view`) and adds the per-prompt acknowledgement
+button (:func:`ack_buttons`) to each copy.  :func:`render_prompt` does all of it
+for one prompt (the outbox's one-at-a-time path).
+
+Channel limits:
+
+* SMS: two concatenated segments, 134 UCS-2 characters (2 x 67) as soon as one
+  character is outside ASCII, else 306 GSM-7 characters (2 x 153).  A prompt too
+  long for that lists its high-risk points briefly and points to email or chat.
+* Telegram: HTML, split at line boundaries into messages of at most 4,096
+  characters; an inline "Acknowledge" button whose callback data is ``ack:p:<id>``.
+* Email: a subject, a plain-text part and an HTML part with inline styles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_skeleton
+from babel.support import NullTranslations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+
+from config.i18n import babel_locale, format_day, normalise_locale, translator
+from config.settings import Settings
+from models.catalog import RiskLevel
+from models.people import Channel, Person
+from models.prompts import Prompt, PromptKind
+from notifications.channels.base import Button
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+#: Callback data of the acknowledgement button: ``ack:p:<prompt id>``.
+ACK_BUTTON_PREFIX = "ack:p:"
+#: Telegram's longest message text.
+TELEGRAM_MAX_CHARS = 4096
+#: Two concatenated UCS-2 segments (67 characters each after the concatenation header).
+SMS_UCS2_LIMIT = 134
+#: Two concatenated GSM-7 segments (153 characters each after the concatenation header).
+SMS_GSM_LIMIT = 306
+#: Longest email subject we write (the delivery column holds 300).
+SUBJECT_MAX_CHARS = 200
+
+# More points than this never fit in two segments: the SMS fitting stops trying there.
+_SMS_MOST_POINTS = 12
+# GSM-7 characters that take two septets (escape + character).
+_GSM_EXTENDED = frozenset("^{}\\[]~|")
+
+LEVEL_COLOURS: Mapping[RiskLevel, str] = {
+    RiskLevel.HIGH: "#b91c1c",
+    RiskLevel.MEDIUM: "#d97706",
+    RiskLevel.LOW: "#2563eb",
+}
+
+_LOCALE_TAGS = {"zh_CN": "zh-CN", "en": "en"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message rendered for one channel.
+
+    Attributes:
+        subject: the email subject ("" elsewhere).
+        text: SMS body, email plain-text part, or the whole Telegram HTML text.
+        html: the email HTML part, or None.
+        parts: Telegram: the HTML text split into messages of <= 4,096 characters.
+        buttons: Telegram: the inline buttons under the last part.
+    """
+
+    subject: str
+    text: str
+    html: str | None = None
+    parts: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+
+
+# -- environments ---------------------------------------------------------------------
+
+
+def reader_locale(locale: str | None, settings: Settings | None = None) -> str:
+    """The supported locale to render in: the reader's, else the configured default."""
+    return normalise_locale(locale) or (settings.LOCALE if settings is not None else "zh_CN")
+
+
+@cache
+def environment(locale: str) -> Environment:
+    """The Jinja2 environment for ``locale``, with that locale's translations installed.
+
+    One environment per locale, built once: translations are never installed
+    globally, so concurrent readers in different languages cannot mix.
+    """
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        extensions=["jinja2.ext.i18n"],
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False, default=False
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    translations = translator(locale)
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    # ``_`` and ``ngettext`` as plain functions: the same result as the newstyle
+    # wrappers (translate, then %-format the keyword arguments, ``num`` for
+    # ngettext; autoescaping then escapes the whole, our msgids hold no markup)
+    # without their three context calls per message.  Rendering is the monthly
+    # cycle's hot path, and this halves its cost.
+    env.globals["_"] = _direct_gettext(translations)
+    env.globals["ngettext"] = _direct_ngettext(translations)
+    return env
+
+
+def _direct_gettext(translations: NullTranslations) -> Callable[..., str]:
+    lookup = translations.gettext
+
+    def gettext(message: str, /, **variables: Any) -> str:
+        text = lookup(message)
+        return text % variables if variables else text
+
+    return gettext
+
+
+def _direct_ngettext(translations: NullTranslations) -> Callable[..., str]:
+    lookup = translations.ngettext
+
+    def ngettext(singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return lookup(singular, plural, num) % variables
+
+    return ngettext
+
+
+def _template(locale: str, name: str) -> Template:
+    return environment(locale).get_template(name)
+
+
+# -- titles and views -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def month_label(period: str, locale: str) -> str:
+    """``2026-12`` as the reader says it: ``2026年12月``, ``December 2026``."""
+    year, month = (int(part) for part in period.split("-"))
+    return format_skeleton("yMMMM", date(year, month, 1), locale=babel_locale(locale))
+
+
+@lru_cache(maxsize=512)
+def day_label(day: str, locale: str) -> str:
+    """An ISO date (``2026-12-24``) as the reader writes it (``2026年12月24日``)."""
+    return format_day(date.fromisoformat(day), locale)
+
+
+def prompt_title(*, kind: PromptKind | str, content: Mapping[str, Any], locale: str) -> str:
+    """The prompt's title in ``locale``, e.g. ``2026年12月岗位廉政风险提示`` or ``特别提示``.
+
+    Args:
+        kind: monthly or special.
+        content: the prompt's content snapshot (a monthly one needs ``period``).
+        locale: the reader's locale.
+
+    Returns:
+        The title, at most 200 characters.
+    """
+    gettext = translator(locale).gettext
+    if PromptKind(kind) is PromptKind.SPECIAL:
+        title = gettext("Special risk prompt")
+    else:
+        title = gettext("%(month)s post integrity risk prompt") % {
+            "month": month_label(str(content["period"]), locale)
+        }
+    return title[:200]
+
+
+@dataclass(frozen=True, slots=True)
+class PointView:
+    """A risk point as templates show it (attributes, not keys: Jinja looks them up first)."""
+
+    level: str
+    label: str
+    colour: str
+    description: str
+    measures: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyView:
+    """What the monthly templates show, in the reader's language."""
+
+    title: str
+    month: str
+    post: str
+    unit: str
+    focus: str
+    points: list[PointView]
+    measure_separator: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialView:
+    """What the special-prompt templates show, in the reader's language."""
+
+    title: str
+    text: str
+    issuer: str
+    issuer_unit: str
+    issued_on: str
+
+
+def _monthly_view(content: Mapping[str, Any], locale: str) -> MonthlyView:
+    gettext = translator(locale).gettext
+    points = []
+    for point in content.get("risk_points") or ():
+        level = RiskLevel(point["level"])
+        points.append(
+            PointView(
+                level=level.value,
+                label=gettext(level.label),
+                colour=LEVEL_COLOURS[level],
+                description=str(point["description"]),
+                measures=[str(m) for m in point.get("measures") or ()],
+            )
+        )
+    focus = content.get("focus")
+    return MonthlyView(
+        title=prompt_title(kind=PromptKind.MONTHLY, content=content, locale=locale),
+        month=month_label(str(content["period"]), locale),
+        post=str(content.get("post") or ""),
+        unit=str(content.get("unit") or ""),
+        focus=str(focus).strip() if focus else "",
+        points=points,
+        measure_separator=gettext("; "),
+    )
+
+
+def _special_view(content: Mapping[str, Any], locale: str) -> SpecialView:
+    issued_on = content.get("issued_on")
+    return SpecialView(
+        title=prompt_title(kind=PromptKind.SPECIAL, content=content, locale=locale),
+        text=str(content.get("text") or "").strip(),
+        issuer=str(content.get("issuer") or ""),
+        issuer_unit=str(content.get("issuer_unit") or ""),
+        issued_on=day_label(str(issued_on), locale) if issued_on else "",
+    )
+
+
+# -- SMS --------------------------------------------------------------------------------
+
+
+def sms_limit(text: str) -> int:
+    """How many characters two SMS segments hold for ``text``.
+
+    A simple rule: 306 (GSM-7) when the text is plain ASCII, else 134 (UCS-2).
+    """
+    return SMS_GSM_LIMIT if text.isascii() else SMS_UCS2_LIMIT
+
+
+def sms_length(text: str) -> int:
+    """The length of ``text`` in the units the SMS limit counts.
+
+    GSM-7: the extension characters (``[]{}^~|\\``) count twice; UCS-2: characters
+    outside the Basic Multilingual Plane (emoji) count twice.
+    """
+    if text.isascii():
+        return len(text) + sum(1 for c in text if c in _GSM_EXTENDED)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_fits(text: str) -> bool:
+    """Whether ``text`` fits in two SMS segments."""
+    return sms_length(text) <= sms_limit(text)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    ellipsis = "..." if text.isascii() else "…"
+    return text[: max(0, width - len(ellipsis))] + ellipsis
+
+
+def _hard_fit(lines: list[str], tail: list[str]) -> str:
+    """The last resort: cut the text before ``tail`` until the whole fits."""
+    tail_text = "\n".join(tail)
+    body = "\n".join(lines)
+    low, high = 0, len(body)
+    best = tail_text
+    while low <= high:  # binary search on the cut: lengths grow with the cut
+        middle = (low + high) // 2
+        candidate = "\n".join(part for part in (shorten(body, middle), tail_text) if part)
+        if sms_fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+class _SmsBudget:
+    """Measures candidate texts made of shared pieces joined by newlines.
+
+    The fitting below tries many candidates that share most of their pieces, so
+    each piece is measured once and a candidate's length is a sum.
+    """
+
+    def __init__(self) -> None:
+        self._measured: dict[str, tuple[int | None, int]] = {}
+
+    def _measure(self, piece: str) -> tuple[int | None, int]:
+        """(GSM-7 length, or None when not ASCII; UCS-2 length)."""
+        found = self._measured.get(piece)
+        if found is None:
+            ucs2 = len(piece.encode("utf-16-le")) // 2
+            gsm = sms_length(piece) if piece.isascii() else None
+            found = self._measured[piece] = (gsm, ucs2)
+        return found
+
+    def fits(self, pieces: Sequence[str]) -> bool:
+        """Whether the pieces, one per line, fit in two segments."""
+        gsm: int | None = len(pieces) - 1  # the newlines
+        ucs2 = len(pieces) - 1
+        for piece in pieces:
+            piece_gsm, piece_ucs2 = self._measure(piece)
+            gsm = None if gsm is None or piece_gsm is None else gsm + piece_gsm
+            ucs2 += piece_ucs2
+        return gsm <= SMS_GSM_LIMIT if gsm is not None else ucs2 <= SMS_UCS2_LIMIT
+
+
+def _monthly_sms(view: MonthlyView, requires_ack: bool, locale: str) -> str:
+    """The monthly SMS: everything when it fits, else the high-risk points briefly.
+
+    The pieces come from the template's macros; what goes in is decided by length,
+    most detail first: all points with their measures; all points; every point of
+    the highest level present with as many lower ones as fit, full then shortened;
+    then fewer of the highest level.  The key work is shortened or left out before a
+    point goes, and "...N in all; see email or chat" says what was left out.
+    """
+    macros: Any = _template(locale, "prompt_sms.txt.j2").module
+    head = str(macros.head(view))
+    reply = [str(macros.reply())] if requires_ack else []
+    points = view.points
+    total = len(points)
+    tail = [str(macros.more(total)), *reply] if total else reply
+    focus = view.focus
+    focus_options = (
+        [[str(macros.focus(focus))], [str(macros.focus(shorten(focus, 16)))], []] if focus else [[]]
+    )
+    separator = view.measure_separator
+    budget = _SmsBudget()
+    rendered: dict[tuple[int, int | None, bool], str] = {}
+
+    def lines(count: int, width: int | None, measures: bool) -> list[str]:
+        """The first ``count`` points, descriptions cut to ``width``; each rendered once."""
+        out = []
+        for index in range(count):
+            key = (index, width, measures)
+            line = rendered.get(key)
+            if line is None:
+                p = points[index]
+                line = rendered[key] = str(
+                    macros.point(
+                        index + 1,
+                        p,
+                        p.description if width is None else shorten(p.description, width),
+                        separator.join(p.measures) if measures else "",
+                    )
+                )
+            out.append(line)
+        return out
+
+    # Everything, then every point without its measures; skipped without rendering
+    # when the descriptions alone are already too long.
+    described = sum(len(p.description) for p in points)
+    cap = SMS_GSM_LIMIT if all(p.description.isascii() for p in points) else SMS_UCS2_LIMIT
+    if described + sum(len(m) for p in points for m in p.measures) <= cap:
+        whole = [head, *focus_options[0], *lines(total, None, True), *reply]
+        if budget.fits(whole):
+            return "\n".join(whole)
+    if total and described <= cap:
+        listed = [head, *focus_options[0], *lines(total, None, False), *tail]
+        if budget.fits(listed):
+            return "\n".join(listed)
+    # The points come high first: every one of the top level present, with as many
+    # of the next as fit, full then shortened, keeping the key work if it can stay
+    # (shortened if need be); then without it; then fewer points.
+    leading = sum(1 for p in points if p.level == points[0].level) if total else 0
+    most = min(total, _SMS_MOST_POINTS)
+    for options, counts in (
+        (focus_options[:-1], range(most, leading - 1, -1)),
+        (focus_options[-1:], range(most, leading - 1, -1)),
+        (focus_options, range(leading - 1, 0, -1)),
+    ):
+        if not counts or not options:
+            continue
+        for width in (None, 20):
+            best: list[str] | None = None
+            best_keep = 0
+            for option in options:
+                # lengths grow with the points kept: skip an option whose fewest don't fit
+                if not budget.fits([head, *option, *lines(counts[-1], width, False), *tail]):
+                    continue
+                for keep in counts:
+                    if keep <= best_keep:
+                        break
+                    pieces = [head, *option, *lines(keep, width, False), *tail]
+                    if budget.fits(pieces):
+                        best, best_keep = pieces, keep
+                        break
+            if best is not None:
+                return "\n".join(best)
+    for option in focus_options:
+        if budget.fits([head, *option, *tail]):
+            return "\n".join([head, *option, *tail])
+    return _hard_fit([head], tail)
+
+
+def _special_sms(view: SpecialView, requires_ack: bool, locale: str) -> str:
+    macros = _template(locale, "special_sms.txt.j2").module
+    head = str(macros.head(view))  # type: ignore[attr-defined]
+    signature = str(macros.signature(view))  # type: ignore[attr-defined]
+    more = str(macros.more())  # type: ignore[attr-defined]
+    reply = [str(macros.reply())] if requires_ack else []  # type: ignore[attr-defined]
+    text = " ".join(view.text.split())
+    full = "\n".join([head + text, signature, *reply])
+    if sms_fits(full):
+        return full
+    tail = [more, signature, *reply]
+    low, high, best = 0, len(text), None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = "\n".join([head + shorten(text, middle), *tail])
+        if sms_fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best if best is not None else _hard_fit([head], [more, *reply])
+
+
+# -- Telegram ---------------------------------------------------------------------------
+
+
+def telegram_length(text: str) -> int:
+    """The length Telegram counts (UTF-16 code units), conservatively before entity parsing."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    """Cut one over-long line into pieces of at most ``limit``, outside tags and entities."""
+    pieces: list[str] = []
+    rest = line
+    while telegram_length(rest) > limit:
+        cut = limit
+        while cut > 0 and telegram_length(rest[:cut]) > limit:
+            cut -= 1
+        space = rest.rfind(" ", 0, cut)
+        if space > limit // 2:
+            cut = space
+        # never cut inside an HTML tag or an entity such as &amp;
+        opened = max(rest.rfind("<", 0, cut), rest.rfind("&", 0, cut))
+        closed = max(rest.rfind(">", 0, cut), rest.rfind(";", 0, cut))
+        if opened > closed:
+            cut = opened
+        if cut <= 0:  # pragma: no cover - a single tag longer than the limit
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip(" ")
+    pieces.append(rest)
+    return pieces
+
+
+def split_telegram(text: str, limit: int = TELEGRAM_MAX_CHARS) -> tuple[str, ...]:
+    """Split HTML ``text`` into messages of at most ``limit`` characters, at line boundaries.
+
+    The templates never let a tag pair span two lines, so each part is valid HTML on
+    its own.  A single line longer than ``limit`` is cut at a space (or anywhere),
+    never inside a tag or an entity.
+    """
+    text = text.strip("\n")
+    if telegram_length(text) <= limit:
+        return (text,)
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for raw in text.split("\n"):
+        for line in _cut_line(raw, limit):
+            extra = telegram_length(line) + (1 if current else 0)
+            if current and size + extra > limit:
+                parts.append("\n".join(current).strip("\n"))
+                current, size = [], 0
+                extra = telegram_length(line)
+            current.append(line)
+            size += extra
+    if current:
+        parts.append("\n".join(current).strip("\n"))
+    return tuple(part for part in parts if part.strip())
+
+
+def ack_buttons(*, prompt_id: int, locale: str, requires_ack: bool = True) -> tuple[Button, ...]:
+    """The inline "Acknowledge" (已阅) button of a prompt, or none when no answer is asked.
+
+    Args:
+        prompt_id: the prompt's id (the callback data is ``ack:p:<id>``, well under 64 bytes).
+        locale: the reader's locale.
+        requires_ack: whether the prompt asks for an acknowledgement.
+
+    Returns:
+        One button, or an empty tuple.
+    """
+    if not requires_ack:
+        return ()
+    label = translator(locale).gettext("Acknowledge")
+    return (Button(label=label, data=f"{ACK_BUTTON_PREFIX}{prompt_id}"),)
+
+
+# -- the entry points -------------------------------------------------------------------
+
+
+def _collapse_blank_lines(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip("\n").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip("\n")
+
+
+View = MonthlyView | SpecialView
+
+
+def build_view(*, kind: PromptKind | str, content: Mapping[str, Any], locale: str) -> View:
+    """What the templates show of a prompt's content, translated for ``locale``.
+
+    Args:
+        kind: monthly or special.
+        content: the prompt's content snapshot (see ``notifications.planning``).
+        locale: a supported locale (``zh_CN`` or ``en``).
+
+    Returns:
+        The view; the same for every channel, so the planner builds it once.
+
+    Raises:
+        KeyError: the content lacks a field the templates need (a corrupt snapshot).
+    """
+    if PromptKind(kind) is PromptKind.SPECIAL:
+        return _special_view(content, locale)
+    return _monthly_view(content, locale)
+
+
+def render_view(
+    view: View,
+    *,
+    requires_ack: bool,
+    locale: str,
+    channel: Channel,
+    ack_url: str | None = None,
+) -> Rendered:
+    """Render a view for one channel, without per-prompt buttons.
+
+    Args:
+        view: from :func:`build_view`, in ``locale``.
+        requires_ack: whether the reader is asked to acknowledge (reply instruction).
+        locale: the view's locale.
+        channel: the channel rendered for.
+        ack_url: a signed acknowledgement link for email, when there is one.
+
+    Returns:
+        The rendered message (no buttons).
+    """
+    prefix = "special" if isinstance(view, SpecialView) else "prompt"
+    context = {
+        "v": view,
+        "requires_ack": requires_ack,
+        "ack_url": ack_url,
+        "lang": _LOCALE_TAGS.get(locale, locale),
+    }
+    if channel is Channel.SMS:
+        if isinstance(view, SpecialView):
+            return Rendered(subject="", text=_special_sms(view, requires_ack, locale))
+        return Rendered(subject="", text=_monthly_sms(view, requires_ack, locale))
+    if channel is Channel.TELEGRAM:
+        html = _collapse_blank_lines(
+            _template(locale, f"{prefix}_telegram.html.j2").render(context)
+        )
+        return Rendered(subject="", text=html, parts=split_telegram(html))
+    if isinstance(view, SpecialView):
+        subject = translator(locale).gettext("Special risk prompt from %(unit)s: %(excerpt)s") % {
+            "unit": view.issuer_unit,
+            "excerpt": shorten(view.text, 40),
+        }
+    else:
+        subject = view.title
+    plain = _collapse_blank_lines(_template(locale, f"{prefix}_email.txt.j2").render(context))
+    html = _template(locale, f"{prefix}_email.html.j2").render(context)
+    return Rendered(subject=shorten(subject, SUBJECT_MAX_CHARS), text=plain + "\n", html=html)
+
+
+def render_content(
+    *,
+    kind: PromptKind | str,
+    content: Mapping[str, Any],
+    requires_ack: bool,
+    locale: str,
+    channel: Channel,
+    ack_url: str | None = None,
+) -> Rendered:
+    """Render a prompt's content for one channel and locale, without per-prompt buttons.
+
+    :func:`build_view` then :func:`render_view`; :func:`render_prompt` adds the
+    prompt's buttons.
+
+    Args:
+        kind: monthly or special.
+        content: the prompt's content snapshot (see ``notifications.planning``).
+        requires_ack: whether the reader is asked to acknowledge (reply instruction).
+        locale: a supported locale (``zh_CN`` or ``en``).
+        channel: the channel rendered for.
+        ack_url: a signed acknowledgement link for email, when there is one.
+
+    Returns:
+        The rendered message (no buttons).
+
+    Raises:
+        KeyError: the content lacks a field the templates need (a corrupt snapshot).
+    """
+    view = build_view(kind=kind, content=content, locale=locale)
+    return render_view(
+        view, requires_ack=requires_ack, locale=locale, channel=channel, ack_url=ack_url
+    )
+
+
+def render_prompt(
+    *, prompt: Prompt, person: Person, channel: Channel, settings: Settings
+) -> Rendered:
+    """Render ``prompt`` for ``person`` on ``channel``, in the person's locale.
+
+    Args:
+        prompt: the prompt (flushed: its id goes into the acknowledgement button).
+        person: the reader; their locale chooses the language (the configured
+            default when theirs is not supported).
+        channel: the channel rendered for.
+        settings: the settings (the default locale).
+
+    Returns:
+        The rendered message; on Telegram with the "Acknowledge" button when the
+        prompt asks for an acknowledgement.
+    """
+    locale = reader_locale(person.locale, settings)
+    rendered = render_content(
+        kind=prompt.kind,
+        content=prompt.content,
+        requires_ack=prompt.requires_ack,
+        locale=locale,
+        channel=channel,
+    )
+    if channel is not Channel.TELEGRAM:
+        return rendered
+    return with_buttons(
+        rendered, prompt_id=prompt.id or 0, locale=locale, requires_ack=prompt.requires_ack
+    )
+
+
+def with_buttons(
+    rendered: Rendered, *, prompt_id: int, locale: str, requires_ack: bool
+) -> Rendered:
+    """``rendered`` with the prompt's acknowledgement button (Telegram)."""
+    return Rendered(
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        parts=rendered.parts,
+        buttons=ack_buttons(prompt_id=prompt_id, locale=locale, requires_ack=requires_ack),
+    )

@@ -1,0 +1,305 @@
+"""``riskprompt focus``, ``cycle run``, ``remind`` and ``prompts list``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from config.i18n import N_, _, format_number, format_when, ngettext
+from models.errors import InvalidInput
+from models.prompts import PromptKind, PromptStatus
+from models.queries import get_person, resolve_unit
+from notifications.planning import (
+    BroadcastStatus,
+    current_period,
+    issue_special_prompt,
+    list_focus,
+    list_prompts,
+    parse_period,
+    plan_monthly_cycle,
+    set_focus,
+)
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.context import AppContext
+
+focus_app = typer.Typer(help=_("The month's key work (重点工作)."), no_args_is_help=True)
+cycle_app = typer.Typer(help=_("The monthly risk prompt cycle."), no_args_is_help=True)
+prompts_app = typer.Typer(
+    help=_("Risk prompts (风险提示) and where they stand."), no_args_is_help=True
+)
+
+_AT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def parse_at(value: str, context: AppContext) -> datetime:
+    """``YYYY-MM-DD HH:MM`` read in the configured time zone, as an aware moment.
+
+    Raises:
+        InvalidInput: another format.
+    """
+    text = value.strip()
+    for pattern in _AT_FORMATS:
+        try:
+            naive = datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=context.settings.zone)
+    raise InvalidInput(
+        N_("not a time %(value)r: write it as YYYY-MM-DD HH:MM, e.g. 2026-12-24 09:00"),
+        value=value,
+    )
+
+
+def _when(context: AppContext, moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return format_when(moment, context.settings.zone)
+
+
+def _parse_status(value: str | None) -> PromptStatus | None:
+    if value is None:
+        return None
+    try:
+        return PromptStatus(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            N_("unknown status %(value)r: use open, acknowledged or cancelled"), value=value
+        ) from None
+
+
+@focus_app.command("set")
+@reports_errors
+def focus_set(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Argument(help=_("Period, YYYY-MM."), show_default=False)],
+    text: Annotated[str, typer.Argument(help=_("The key work."), show_default=False)],
+    actor: Annotated[
+        str,
+        typer.Option("--as", help=_("Staff ID of the officer setting it."), show_default=False),
+    ],
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit", help=_("Unit id or name (default: every unit)."), show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Set the month's key work, for every unit or for one unit and its sub-units."""
+    context = app_context(ctx)
+    with context.session() as session:
+        officer = get_person(session, staff_id=actor)
+        target = resolve_unit(session, ref=unit) if unit else None
+        focus = set_focus(
+            session,
+            actor=officer,
+            period=period,
+            text=text,
+            unit_id=target.id if target else None,
+            clock=context.clock,
+        )
+        where = target.name if target else _("every unit")
+        context.console.print(
+            _("Key work for %(period)s (%(unit)s) set: %(text)s")
+            % {"period": focus.period, "unit": where, "text": focus.text},
+            highlight=False,
+        )
+
+
+@focus_app.command("list")
+@reports_errors
+def focus_list(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None, typer.Option("--period", help=_("Period, YYYY-MM."), show_default=False)
+    ] = None,
+) -> None:
+    """List the key work set, newest period first."""
+    context = app_context(ctx)
+    with context.session() as session:
+        rows = list_focus(session, period=period)
+    out = table(_("Key work"), _("Period"), _("Unit"), _("Key work"), _("Set by"), _("Updated"))
+    for row in rows:
+        out.add_row(
+            row.focus.period,
+            row.unit or _("every unit"),
+            row.focus.text,
+            row.set_by,
+            _when(context, row.focus.updated_at),
+        )
+    context.console.print(out)
+
+
+@cycle_app.command("run")
+@reports_errors
+def cycle_run(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period", help=_("Period, YYYY-MM (default: this month)."), show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Plan the month's risk prompts and queue their deliveries (safe to run again)."""
+    context = app_context(ctx)
+    chosen = (
+        parse_period(period)
+        if period
+        else current_period(clock=context.clock, settings=context.settings)
+    )
+    result = plan_monthly_cycle(
+        context.ready_engine(), period=chosen, clock=context.clock, settings=context.settings
+    )
+    console = context.console
+    console.print(_("Monthly cycle %(period)s:") % {"period": result.period}, highlight=False)
+    for line, count in (
+        (_("prompts created: %(n)s"), result.prompts_created),
+        (_("already there: %(n)s"), result.prompts_present),
+        (_("deliveries queued: %(n)s"), result.deliveries_created),
+        (_("people with no reachable channel: %(n)s"), result.unreachable),
+    ):
+        console.print("  " + line % {"n": format_number(count)}, highlight=False)
+
+
+@reports_errors
+def remind(
+    ctx: typer.Context,
+    actor: Annotated[
+        str,
+        typer.Option("--as", help=_("Staff ID of the issuing officer."), show_default=False),
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help=_(
+                "Target: person:STAFF_ID, post:ID, unit:ID (unit:ID+ with sub-units), "
+                "level:high|medium|low or all."
+            ),
+            show_default=False,
+        ),
+    ],
+    text: Annotated[str, typer.Option("--text", help=_("What to say."), show_default=False)],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help=_("When to send it, YYYY-MM-DD HH:MM in the configured time zone (default: now)."),
+            show_default=False,
+        ),
+    ] = None,
+    no_ack: Annotated[
+        bool, typer.Option("--no-ack", help=_("Ask for no acknowledgement."))
+    ] = False,
+) -> None:
+    """Issue a special prompt (特别提示), now or at a given time."""
+    context = app_context(ctx)
+    when = parse_at(at, context) if at else None
+    with context.session() as session:
+        officer = get_person(session, staff_id=actor)
+        broadcast = issue_special_prompt(
+            session,
+            actor=officer,
+            target=to,
+            text=text,
+            at=when,
+            requires_ack=not no_ack,
+            clock=context.clock,
+            settings=context.settings,
+        )
+        if broadcast.status == BroadcastStatus.EXPANDED:
+            message = ngettext(
+                "Special prompt %(id)s sent to %(target)s: %(n)s prompt.",
+                "Special prompt %(id)s sent to %(target)s: %(n)s prompts.",
+                broadcast.prompt_count,
+            ) % {
+                "id": broadcast.id,
+                "target": broadcast.target,
+                "n": format_number(broadcast.prompt_count),
+            }
+        else:
+            message = _("Special prompt %(id)s to %(target)s scheduled for %(when)s.") % {
+                "id": broadcast.id,
+                "target": broadcast.target,
+                "when": _when(context, broadcast.due_at),
+            }
+    context.console.print(message, highlight=False)
+
+
+@prompts_app.command("list")
+@reports_errors
+def prompts_list(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None, typer.Option("--period", help=_("Period, YYYY-MM."), show_default=False)
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help=_("open, acknowledged or cancelled."), show_default=False),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option("--unit", help=_("Unit id or name of the readers."), show_default=False),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help=_("Show at most this many prompts."))
+    ] = 50,
+) -> None:
+    """List risk prompts, newest first, with counts by status."""
+    context = app_context(ctx)
+    wanted = _parse_status(status)
+    with context.session() as session:
+        unit_id = resolve_unit(session, ref=unit).id if unit else None
+        listing = list_prompts(session, period=period, status=wanted, unit_id=unit_id, limit=limit)
+    out = table(
+        _("Prompts"),
+        _("ID"),
+        _("Person"),
+        _("Post"),
+        _("Period / kind"),
+        _("Status"),
+        _("Created"),
+        _("Acknowledged"),
+    )
+    kinds = {PromptKind.MONTHLY: _("monthly"), PromptKind.SPECIAL: _("special")}
+    statuses = {
+        PromptStatus.OPEN: _("open"),
+        PromptStatus.ACKNOWLEDGED: _("acknowledged"),
+        PromptStatus.CANCELLED: _("cancelled"),
+    }
+    for row in listing.rows:
+        prompt = row.prompt
+        out.add_row(
+            str(prompt.id),
+            f"{row.person_name} ({row.staff_id})",
+            row.post_name or "",
+            f"{prompt.period or ''} {kinds[prompt.kind]}".strip(),
+            statuses[prompt.status],
+            _when(context, prompt.created_at),
+            _when(context, prompt.acknowledged_at),
+        )
+    context.console.print(out)
+    counts = ", ".join(f"{statuses[s]} {format_number(n)}" for s, n in listing.counts.items())
+    context.console.print(
+        ngettext(
+            "%(total)s prompt (%(counts)s); showing %(shown)s",
+            "%(total)s prompts (%(counts)s); showing %(shown)s",
+            listing.total,
+        )
+        % {
+            "total": format_number(listing.total),
+            "counts": counts,
+            "shown": format_number(len(listing.rows)),
+        },
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.add_typer(focus_app, name="focus")
+    app.add_typer(cycle_app, name="cycle")
+    app.add_typer(prompts_app, name="prompts")
+    app.command("remind")(remind)
