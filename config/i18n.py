@@ -109,7 +109,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def babel_locale(locale: str | None = None) -> Locale:
     """The Babel ``Locale`` for formatting (the current context's by default)."""
-    name = normalise_locale(locale) or current_locale()
+    return _parsed_locale(normalise_locale(locale) or current_locale())
+
+
+@cache
+def _parsed_locale(name: str) -> Locale:
+    # Locale.parse costs about 0.4 ms; renderers call this once per message.
     try:
         return Locale.parse(name)
     except (UnknownLocaleError, ValueError):

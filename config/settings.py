@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     PUBLIC_URL: str | None = None
     SECRET_KEY: str = PLACEHOLDER_SECRET
+    # Where `riskprompt run` and `riskprompt web` serve the web app (webhooks, links, API).
+    WEB_HOST: str = "127.0.0.1"
+    WEB_PORT: int = Field(default=8000, ge=0, le=65535)  # 0: any free port (tests)
 
     # Where a channel without credentials writes: one file per message, or the console.
     LOCAL_CHANNEL: Literal["file", "console"] = "file"

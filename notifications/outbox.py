@@ -18,10 +18,15 @@ from notifications.channels.base import Button, Message
 from notifications.rendering import render_prompt
 
 
-def delivery_key(prompt: Prompt, channel: Channel, attempt_of: Delivery | None) -> str:
+def delivery_key_for(prompt_id: int | None, channel: Channel, replaces_id: int | None) -> str:
     """The idempotency key: one delivery per prompt and channel (and per fallback step)."""
-    suffix = f"-r{attempt_of.id}" if attempt_of is not None else ""
-    return f"p{prompt.id}-{channel.value}{suffix}"
+    suffix = f"-r{replaces_id}" if replaces_id is not None else ""
+    return f"p{prompt_id}-{channel.value}{suffix}"
+
+
+def delivery_key(prompt: Prompt, channel: Channel, attempt_of: Delivery | None) -> str:
+    """:func:`delivery_key_for` a prompt and the delivery it replaces, if any."""
+    return delivery_key_for(prompt.id, channel, attempt_of.id if attempt_of is not None else None)
 
 
 def create_delivery(

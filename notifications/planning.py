@@ -32,7 +32,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,7 +56,7 @@ from models.prompts import (
     PromptStatus,
 )
 from models.queries import active_assignment_filter, get_person, resolve_unit
-from notifications.outbox import delivery_key, first_channel
+from notifications.outbox import delivery_key_for, first_channel
 from notifications.rendering import View, ack_buttons, build_view, reader_locale, render_view
 
 log = logging.getLogger(__name__)
@@ -173,15 +173,6 @@ class _Written:
     present: int = 0
     deliveries: int = 0
     unreachable: set[int] = field(default_factory=set)
-
-
-class _KeyRef:
-    """Just enough of a prompt for :func:`notifications.outbox.delivery_key` (its id)."""
-
-    __slots__ = ("id",)
-
-    def __init__(self, prompt_id: int) -> None:
-        self.id = prompt_id
 
 
 @lru_cache(maxsize=1024)
@@ -528,7 +519,7 @@ class _OutboxWriter:
             self._pending,
             0,
             self._now,
-            delivery_key(cast(Prompt, _KeyRef(prompt_id)), channel, None),
+            delivery_key_for(prompt_id, channel, None),
             self._now,
         )
 

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
 from models.people import Assignment, Channel, Person, Role
 from models.prompts import Delivery, Prompt, PromptKind
+from models.warnings import Warning
 
 _seq = itertools.count(1)
 
@@ -148,3 +149,30 @@ def make_prompt_with_delivery(
     session.add(delivery)
     session.flush()
     return prompt, delivery
+
+
+def make_warning(
+    session: Session,
+    *,
+    person: Person,
+    officer: Person,
+    at: datetime,
+    reason: str = "采购审批未经集体研究",
+    days: int = 7,
+) -> Warning:
+    """A yellow ordered-correction warning (责令纠错) issued by ``officer`` to ``person``."""
+    from datetime import timedelta
+
+    from models.clock import FixedClock
+    from models.warnings import WarningColour, WarningForm, issue_warning
+
+    return issue_warning(
+        session,
+        actor=officer,
+        person=person,
+        colour=WarningColour.YELLOW,
+        form=WarningForm.CORRECT,
+        reason=reason,
+        deadline=at + timedelta(days=days),
+        clock=FixedClock(at),
+    )

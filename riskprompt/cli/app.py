@@ -241,11 +241,13 @@ def people_show(
 def _register() -> None:
     # Imported here so that each command module stays small and owns its commands.
     from riskprompt.cli import demo as demo_command
-    from riskprompt.cli import dispatch, prompts, transfer
+    from riskprompt.cli import chat, dispatch, prompts, transfer, web
 
     transfer.register(app)
     prompts.register(app)
     dispatch.register(app)
+    web.register(app)
+    chat.register(app, people_app)
     demo_command.register(app)
 
 

@@ -1,0 +1,179 @@
+"""Evidence files of a correction report: checked, stored under the data folder, described.
+
+A file is accepted when its declared type (MIME), its name's extension and its
+first bytes agree on one of the allowed kinds, and it is at most
+:data:`MAX_EVIDENCE_BYTES`.  It is stored as
+``DATA_DIR/evidence/<warning id>/<random>.<ext>``: the sender's file name never
+reaches the path, it is kept only as metadata.  The description handed to
+:func:`models.warnings.submit_rectification` is a dict ``{name, path (relative
+to DATA_DIR), mime, size, sha256}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from config.i18n import N_
+from models.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+#: The largest file accepted (Telegram lets bots download up to 20 MB).
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+#: The most files one correction report carries.
+MAX_EVIDENCE_FILES = 10
+#: Longest original file name kept as metadata.
+MAX_NAME_CHARS = 200
+EVIDENCE_FOLDER = "evidence"
+
+_ZIP = b"PK\x03\x04"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceKind:
+    """An accepted kind of file: its MIME type, extensions and first bytes."""
+
+    mime: str
+    extension: str
+    extensions: tuple[str, ...]
+    magic: bytes
+
+
+KINDS: tuple[EvidenceKind, ...] = (
+    EvidenceKind("image/jpeg", ".jpg", (".jpg", ".jpeg"), b"\xff\xd8\xff"),
+    EvidenceKind("image/png", ".png", (".png",), b"\x89PNG\r\n\x1a\n"),
+    EvidenceKind("application/pdf", ".pdf", (".pdf",), b"%PDF-"),
+    EvidenceKind(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".docx",
+        (".docx",),
+        _ZIP,
+    ),
+    EvidenceKind(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".xlsx",
+        (".xlsx",),
+        _ZIP,
+    ),
+)
+_BY_MIME = {kind.mime: kind for kind in KINDS}
+ALLOWED_LABEL = "JPEG, PNG, PDF, Word (.docx), Excel (.xlsx)"
+
+
+class EvidenceRefused(InvalidInput):
+    """A file that is not accepted as evidence (type, size, content, too many)."""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f}"
+
+
+def check_declared(*, name: str | None, mime: str | None, size: int | None) -> EvidenceKind:
+    """The kind of a file from what the sender declared (before downloading it).
+
+    Raises:
+        EvidenceRefused: a type not accepted, an extension that does not match the
+            type, or a file larger than :data:`MAX_EVIDENCE_BYTES`.
+    """
+    kind = _BY_MIME.get((mime or "").lower())
+    if kind is None:
+        raise EvidenceRefused(
+            N_("This type of file is not accepted. Send %(types)s."), types=ALLOWED_LABEL
+        )
+    if name:
+        extension = PurePosixPath(name.replace("\\", "/")).suffix.lower()
+        if extension not in kind.extensions:
+            raise EvidenceRefused(
+                N_("The file name %(name)s does not match its type. Send %(types)s."),
+                name=clean_name(name),
+                types=ALLOWED_LABEL,
+            )
+    check_size(size)
+    return kind
+
+
+def check_size(size: int | None) -> None:
+    """Refuse a file larger than :data:`MAX_EVIDENCE_BYTES`.
+
+    Raises:
+        EvidenceRefused: too large.
+    """
+    if size is not None and size > MAX_EVIDENCE_BYTES:
+        raise EvidenceRefused(
+            N_("The file is too large: at most %(mb)s MB."), mb=_megabytes(MAX_EVIDENCE_BYTES)
+        )
+
+
+def check_content(kind: EvidenceKind, content: bytes) -> None:
+    """Check the downloaded bytes: size, and that they start like the declared type.
+
+    Raises:
+        EvidenceRefused: empty, too large, or not what its type says.
+    """
+    if not content:
+        raise EvidenceRefused(N_("The file is empty."))
+    check_size(len(content))
+    if not content.startswith(kind.magic):
+        raise EvidenceRefused(
+            N_("The file's content does not match its type. Send %(types)s."), types=ALLOWED_LABEL
+        )
+
+
+def clean_name(name: str | None, fallback: str = "file") -> str:
+    """The sender's file name as metadata: no folders, no control characters, bounded."""
+    base = PurePosixPath((name or "").replace("\\", "/")).name
+    kept = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return (kept or fallback)[:MAX_NAME_CHARS]
+
+
+def store(
+    data_dir: Path, *, warning_id: int, kind: EvidenceKind, content: bytes, name: str
+) -> dict[str, Any]:
+    """Write ``content`` under ``data_dir/evidence/<warning_id>/`` with a random name.
+
+    Returns:
+        The evidence item: ``{name, path, mime, size, sha256}`` (``path`` relative to
+        ``data_dir``, with forward slashes).
+    """
+    relative = PurePosixPath(
+        EVIDENCE_FOLDER, str(int(warning_id)), uuid.uuid4().hex + kind.extension
+    )
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(target.suffix + ".part")
+    partial.write_bytes(content)
+    os.replace(partial, target)  # a reader never sees half a file
+    return {
+        "name": clean_name(name),
+        "path": relative.as_posix(),
+        "mime": kind.mime,
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+
+
+def discard(data_dir: Path, items: list[dict[str, Any]]) -> None:
+    """Remove stored files that will not be submitted (a cancelled report)."""
+    root = (data_dir / EVIDENCE_FOLDER).resolve()
+    for item in items:
+        path = (data_dir / str(item.get("path", ""))).resolve()
+        if not path.is_relative_to(root):  # only ever our own folder
+            log.warning("not removing %s: outside the evidence folder", path)
+            continue
+        path.unlink(missing_ok=True)
+
+
+def human_size(size: int) -> str:
+    """``12 KB``, ``1.5 MB``: sizes as people read them."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"

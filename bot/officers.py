@@ -1,0 +1,444 @@
+"""What officers (纪检监察) do in chat: special prompts, reviews of corrections, status.
+
+The role is checked on every step (:func:`models.people.require_officer`), not only
+when a flow starts: a role taken away mid-flow stops it at the next message.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from bot import state as flows
+from bot.corrections import REVIEW_ONE
+from bot.evidence import human_size
+from bot.people import (
+    CANCEL,
+    COLOUR_MARKS,
+    REPORT_CORRECTION,
+    drop_flow,
+    refuse_stale,
+    warning_code,
+)
+from bot.reads import (
+    get_person_by_id,
+    get_rectification,
+    get_warning,
+    next_correction,
+    unit_status,
+)
+from bot.turn import Reader, Turn, clip, step, with_line_html
+from config.i18n import N_, format_day, format_ratio
+from models.catalog import RiskLevel
+from models.errors import InvalidInput
+from models.people import Person, require_officer
+from models.queries import get_person, resolve_unit
+from models.warnings import Rectification, RectificationStatus, review_rectification
+from notifications.planning import (
+    Target,
+    TargetKind,
+    issue_special_prompt,
+    parse_target,
+    resolve_target,
+)
+
+REMIND_TARGET = "rm:t:"
+REMIND_SEND = "rm:ok"
+REVIEW_ACCEPT = "rv:a:"
+REVIEW_REJECT = "rv:r:"
+REVIEW_NEXT = "rv:n:"
+#: Longest text of a special prompt typed in chat.
+MAX_SPECIAL_TEXT = 2000
+
+
+def _officer(turn: Turn) -> Person:
+    """The person acting, checked to be an officer."""
+    officer = turn.actor
+    require_officer(officer)
+    return officer
+
+
+def _today(turn: Turn) -> date:
+    return turn.now.astimezone(turn.deps.settings.zone).date()
+
+
+# -- /remind: a special prompt (特别提示) ---------------------------------------------------
+
+
+def describe_target(reader: Reader, session: Session, text: str) -> str:
+    """A target in words: "everyone", "unit 财政局 and its sub-units", "张三 (CW001)"..."""
+    target = parse_target(text)
+    if target.kind is TargetKind.ALL:
+        return reader._("everyone")
+    if target.kind is TargetKind.LEVEL:
+        level = reader._(RiskLevel(target.value).label)
+        return reader._("holders of posts with %(level)s risks", level=level)
+    if target.kind is TargetKind.PERSON:
+        person = get_person(session, staff_id=target.value)
+        return f"{person.name} ({person.staff_id})"
+    if target.kind is TargetKind.UNIT:
+        unit = resolve_unit(session, ref=target.value)
+        if target.sub_units:
+            return reader._("unit %(unit)s and its sub-units", unit=unit.name)
+        return reader._("unit %(unit)s", unit=unit.name)
+    return reader._("post %(post)s", post=target.value)
+
+
+@step
+async def begin_remind(turn: Turn) -> None:
+    """Start a special prompt: ask whom it is for."""
+    officer = _officer(turn)
+    turn.require_private()
+    drop_flow(turn)
+    flows.begin(
+        turn.session,
+        turn.state,
+        flow=flows.REMIND,
+        step=flows.TARGET,
+        person_id=officer.id,
+        now=turn.now,
+    )
+    turn.say(
+        turn._(
+            "Whom is the special prompt for? Tap a choice, or type a target: "
+            "person:STAFF_ID, post:ID, unit:ID (unit:ID+ with its sub-units), "
+            "level:high|medium|low or all. Send /cancel to stop."
+        ),
+        [
+            [(turn._("My unit and its sub-units"), f"{REMIND_TARGET}unit")],
+            [(turn._("Holders of high-risk posts"), f"{REMIND_TARGET}high")],
+            [(turn._("Everyone"), f"{REMIND_TARGET}all")],
+        ],
+    )
+
+
+def _set_target(turn: Turn, officer: Person, text: str) -> None:
+    target = parse_target(text)
+    reach = len(resolve_target(turn.session, target, _today(turn)))
+    if not reach:
+        raise InvalidInput(N_("This target reaches nobody today; choose another one."))
+    flows.advance(turn.session, turn.state, step=flows.TEXT, now=turn.now, target=str(target))
+    turn.say(
+        turn.reader.ngettext(
+            "The special prompt goes to %(target)s: %(n)s person. Now send its text.",
+            "The special prompt goes to %(target)s: %(n)s people. Now send its text.",
+            reach,
+            target=describe_target(turn.reader, turn.session, str(target)),
+        )
+    )
+
+
+@step
+async def choose_target_button(turn: Turn) -> None:
+    """Take the target from a button: the officer's units, high-risk posts or everyone."""
+    if not flows.at(turn.state, flows.REMIND, flows.TARGET):
+        refuse_stale(turn)
+        return
+    turn.answer()
+    officer = _officer(turn)
+    choice = turn.data.removeprefix(REMIND_TARGET)
+    targets = {
+        "unit": Target(TargetKind.UNIT, str(officer.unit_id), sub_units=True),
+        "high": Target(TargetKind.LEVEL, RiskLevel.HIGH.value),
+        "all": Target(TargetKind.ALL),
+    }
+    if choice not in targets:
+        refuse_stale(turn)
+        return
+    _set_target(turn, officer, str(targets[choice]))
+
+
+async def choose_target(turn: Turn) -> None:
+    """Take the target typed by the officer."""
+    _set_target(turn, _officer(turn), turn.text)
+
+
+async def write_text(turn: Turn) -> None:
+    """Take the text of the special prompt and show the preview."""
+    _officer(turn)
+    body = turn.text.strip()
+    if len(body) > MAX_SPECIAL_TEXT:
+        raise InvalidInput(N_("The text is longer than %(max)s characters."), max=MAX_SPECIAL_TEXT)
+    target = str(turn.state.data["target"])
+    reach = len(resolve_target(turn.session, parse_target(target), _today(turn)))
+    flows.advance(turn.session, turn.state, step=flows.PREVIEW, now=turn.now, text=body)
+    turn.say(
+        _remind_preview(turn, target, body, reach) + "\n\n" + turn._("Send it?"),
+        [[(turn._("Send"), REMIND_SEND)], [(turn._("Cancel"), CANCEL)]],
+    )
+
+
+def _remind_preview(turn: Turn, target: str, text: str, reach: int) -> str:
+    return turn._(
+        "Special prompt to %(target)s (%(n)s):\n\n%(text)s",
+        target=describe_target(turn.reader, turn.session, target),
+        n=turn.reader.ngettext("%(n)s person", "%(n)s people", reach),
+        text=text,
+    )
+
+
+@step
+async def send_remind(turn: Turn) -> None:
+    """Issue the special prompt previewed; the outbox delivers it."""
+    if not flows.at(turn.state, flows.REMIND, flows.PREVIEW):
+        refuse_stale(turn)
+        return
+    officer = _officer(turn)
+    broadcast = issue_special_prompt(
+        turn.session,
+        actor=officer,
+        target=str(turn.state.data["target"]),
+        text=str(turn.state.data["text"]),
+        clock=turn.deps.clock,
+        settings=turn.deps.settings,
+    )
+    flows.clear(turn.state, now=turn.now)
+    line = turn.reader.ngettext(
+        "✓ Sent to %(n)s person at %(when)s.",
+        "✓ Sent to %(n)s people at %(when)s.",
+        broadcast.prompt_count,
+        when=turn.when(turn.now),
+    )
+    preview = _remind_preview(turn, broadcast.target, broadcast.text, broadcast.prompt_count)
+    turn.edit(f"{preview}\n\n{line}")
+    turn.answer(turn._("Sent."))
+
+
+# -- /review: corrections one by one -------------------------------------------------------
+
+
+def review_text(
+    turn: Turn, rectification: Rectification, waiting: int
+) -> tuple[str, list[list[tuple[str, str]]]]:
+    """A correction as the officer reviews it, with Accept / Reject / Next."""
+    warning = get_warning(turn.session, warning_id=rectification.warning_id)
+    person = get_person_by_id(turn.session, person_id=rectification.person_id)
+    lines = [
+        turn._(
+            "Correction R%(id)s on %(code)s (%(mark)s %(colour)s warning · %(form)s); "
+            "%(waiting)s waiting for review",
+            id=rectification.id,
+            code=warning_code(warning),
+            mark=COLOUR_MARKS[warning.colour],
+            colour=turn._(warning.colour.label),
+            form=turn._(warning.form.label),
+            waiting=waiting,
+        ),
+        turn._(
+            "From %(name)s (%(staff_id)s), submitted at %(when)s",
+            name=person.name,
+            staff_id=person.staff_id,
+            when=turn.when(rectification.submitted_at),
+        ),
+        turn._("Warning: %(reason)s", reason=clip(warning.reason, 600)),
+        turn._("Deadline: %(when)s", when=turn.when(warning.deadline)),
+        "",
+        turn._("What was done:"),
+        clip(rectification.description, 2000),
+        "",
+        turn.reader.ngettext(
+            "Evidence: %(n)s file", "Evidence: %(n)s files", len(rectification.evidence)
+        ),
+    ]
+    lines.extend(
+        f"• {item.get('name')} ({human_size(int(item.get('size', 0)))})"
+        for item in rectification.evidence
+    )
+    buttons = [
+        [(turn._("Accept"), f"{REVIEW_ACCEPT}{rectification.id}")],
+        [(turn._("Reject with a reason"), f"{REVIEW_REJECT}{rectification.id}")],
+        [(turn._("Next"), f"{REVIEW_NEXT}{rectification.id}")],
+    ]
+    return "\n".join(lines), buttons
+
+
+def _show_next(turn: Turn, officer: Person, after_id: int = 0) -> None:
+    rectification, waiting = next_correction(
+        turn.session, officer=officer, today=_today(turn), after_id=after_id
+    )
+    if rectification is None:
+        turn.say(turn._("No correction is waiting for your review."))
+        return
+    turn.say(*review_text(turn, rectification, waiting))
+
+
+@step
+async def begin_review(turn: Turn) -> None:
+    """Show the first correction waiting for the officer's review."""
+    _show_next(turn, _officer(turn))
+
+
+@step
+async def show_correction(turn: Turn) -> None:
+    """Show the correction named by the button of a notice."""
+    turn.answer()
+    officer = _officer(turn)
+    rectification = get_rectification(
+        turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_ONE))
+    )
+    if rectification.status is not RectificationStatus.SUBMITTED:
+        turn.say(turn._("R%(id)s has already been reviewed.", id=rectification.id))
+        _show_next(turn, officer)
+        return
+    _, waiting = next_correction(turn.session, officer=officer, today=_today(turn))
+    turn.say(*review_text(turn, rectification, waiting))
+
+
+@step
+async def skip_correction(turn: Turn) -> None:
+    """Leave this correction for later and show the next one."""
+    turn.answer()
+    _show_next(turn, _officer(turn), after_id=int(turn.data.removeprefix(REVIEW_NEXT)))
+
+
+@step
+async def accept_correction(turn: Turn) -> None:
+    """Accept the correction: the warning closes and the person is told."""
+    officer = _officer(turn)
+    rectification = get_rectification(
+        turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_ACCEPT))
+    )
+    warning = review_rectification(
+        turn.session, rectification=rectification, actor=officer, accept=True, clock=turn.deps.clock
+    )
+    if flows.at(turn.state, flows.REVIEW) and turn.state.data.get("rectification_id") == (
+        rectification.id
+    ):
+        flows.clear(turn.state, now=turn.now)  # no longer waiting for a rejection reason
+    message = turn.query.message if turn.query else None
+    line = turn._("✓ Accepted by %(name)s at %(when)s", name=officer.name, when=turn.when(turn.now))
+    turn.edit(with_line_html(message, line), [], as_html=True)
+    turn.answer(turn._("Accepted."))
+    person = get_person_by_id(turn.session, person_id=rectification.person_id)
+    reader = Reader.of(person)
+    turn.notify(
+        person,
+        reader._(
+            "Your correction on %(code)s was accepted by %(name)s. The warning is closed.",
+            code=warning_code(warning),
+            name=officer.name,
+        ),
+    )
+    _show_next(turn, officer, after_id=rectification.id or 0)
+
+
+@step
+async def ask_reason(turn: Turn) -> None:
+    """Ask why the correction is rejected."""
+    turn.answer()
+    officer = _officer(turn)
+    rectification = get_rectification(
+        turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_REJECT))
+    )
+    if rectification.status is not RectificationStatus.SUBMITTED:
+        turn.say(turn._("R%(id)s has already been reviewed.", id=rectification.id))
+        return
+    turn.require_private()
+    drop_flow(turn)
+    flows.begin(
+        turn.session,
+        turn.state,
+        flow=flows.REVIEW,
+        step=flows.REASON,
+        person_id=officer.id,
+        now=turn.now,
+        rectification_id=rectification.id,
+    )
+    turn.say(
+        turn._(
+            "Why is R%(id)s rejected? Send the reason: %(name)s will read it. "
+            "Send /cancel to stop.",
+            id=rectification.id,
+            name=get_person_by_id(turn.session, person_id=rectification.person_id).name,
+        )
+    )
+
+
+async def reject_with_reason(turn: Turn) -> None:
+    """Reject the correction with the reason typed: the warning reopens, the person is told."""
+    officer = _officer(turn)
+    rectification = get_rectification(
+        turn.session, rectification_id=int(turn.state.data["rectification_id"])
+    )
+    reason = turn.text.strip()
+    warning = review_rectification(
+        turn.session,
+        rectification=rectification,
+        actor=officer,
+        accept=False,
+        note=reason,
+        clock=turn.deps.clock,
+    )
+    flows.clear(turn.state, now=turn.now)
+    person = get_person_by_id(turn.session, person_id=rectification.person_id)
+    turn.say(
+        turn._(
+            "✗ R%(id)s rejected: %(code)s is open again and %(name)s is told.",
+            id=rectification.id,
+            code=warning_code(warning),
+            name=person.name,
+        )
+    )
+    reader = Reader.of(person)
+    turn.notify(
+        person,
+        reader._(
+            "Your correction on %(code)s was rejected by %(name)s: %(reason)s\n"
+            "Please correct it and report again by %(deadline)s.",
+            code=warning_code(warning),
+            name=officer.name,
+            reason=clip(reason, 1000),
+            deadline=reader.when(warning.deadline),
+        ),
+        [
+            [
+                (
+                    reader._("Report a correction on %(code)s", code=warning_code(warning)),
+                    f"{REPORT_CORRECTION}{warning.id}",
+                )
+            ]
+        ],
+    )
+    _show_next(turn, officer, after_id=rectification.id or 0)
+
+
+# -- /status -----------------------------------------------------------------------------
+
+
+@step
+async def show_status(turn: Turn) -> None:
+    """Acknowledgements and overdue warnings in the officer's units."""
+    officer = _officer(turn)
+    status = unit_status(turn.session, officer=officer, now=turn.now, settings=turn.deps.settings)
+    unit = resolve_unit(turn.session, ref=str(officer.unit_id))
+    reader = turn.reader
+    turn.say(
+        "\n".join(
+            [
+                turn._(
+                    "%(unit)s and its sub-units: %(people)s people",
+                    unit=unit.name,
+                    people=reader.number(status.people),
+                ),
+                turn._(
+                    "Prompts since %(since)s: %(prompts)s, acknowledged %(ack)s (%(rate)s), "
+                    "waiting %(waiting)s",
+                    since=format_day(status.since.date(), reader.locale),
+                    prompts=reader.number(status.prompts),
+                    ack=reader.number(status.acknowledged),
+                    rate=format_ratio(status.rate, reader.locale),
+                    waiting=reader.number(status.waiting),
+                ),
+                turn._(
+                    "Open warnings: %(open)s, overdue: %(overdue)s",
+                    open=reader.number(status.open_warnings),
+                    overdue=reader.number(status.overdue_warnings),
+                ),
+                turn._(
+                    "Corrections waiting for review: %(n)s",
+                    n=reader.number(status.corrections_waiting),
+                ),
+            ]
+        )
+    )

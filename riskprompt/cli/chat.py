@@ -1,0 +1,141 @@
+"""``riskprompt chat --as STAFF_ID`` and ``riskprompt people invite STAFF_ID``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.binding import bot_username, invite
+from bot.console import ConsoleBot, ConsoleChat, ConsoleError
+from config.i18n import N_, _, format_when
+from models.queries import get_person
+from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.context import AppContext
+
+
+def register(app: typer.Typer, people_app: typer.Typer) -> None:
+    """Add ``chat`` to ``app`` and ``invite`` to the ``people`` commands."""
+    app.command(
+        "chat", help=_("Chat with the bot in this terminal as a person (no Telegram needed).")
+    )(chat)
+    people_app.command(
+        "invite", help=_("Make a single-use link that binds a person's Telegram chat.")
+    )(people_invite)
+
+
+@reports_errors
+def people_invite(
+    ctx: typer.Context,
+    staff_id: Annotated[str, typer.Argument(help=_("Staff ID (工号)."), show_default=False)],
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=90, help=_("Days the link stays valid."))
+    ] = 7,
+) -> None:
+    """Make a binding code and its link; queue it by SMS or email when the person has one."""
+    context = app_context(ctx)
+    name = (
+        asyncio.run(bot_username(context.settings)) if context.settings.telegram_enabled else None
+    )
+    with context.session() as session:
+        person = get_person(session, staff_id=staff_id)
+        invitation = invite(
+            session, person=person, clock=context.clock, bot_name=name, ttl=timedelta(days=days)
+        )
+    out = context.console
+    out.print(
+        _("Invitation for %(name)s (%(staff_id)s), valid once until %(until)s:")
+        % {
+            "name": person.name,
+            "staff_id": person.staff_id,
+            "until": format_when(invitation.expires_at, context.settings.zone),
+        },
+        highlight=False,
+    )
+    if invitation.link:
+        out.print(invitation.link, markup=False, highlight=False)
+    else:
+        reason = (
+            _("Telegram did not tell the bot's name")
+            if context.settings.telegram_enabled
+            else _("No Telegram bot is configured")
+        )
+        out.print(
+            reason + ": " + _("send /start %(code)s to the bot.") % {"code": invitation.code},
+            markup=False,
+            highlight=False,
+        )
+    if invitation.queued_on is not None:
+        out.print(
+            _("The link is queued by %(channel)s; the dispatcher sends it.")
+            % {"channel": invitation.queued_on.value},
+            highlight=False,
+        )
+    elif invitation.link:
+        out.print(_("No SMS or email reaches this person: hand them the link."))
+
+
+CONSOLE_HELP = N_(
+    "Type a message or a /command and press Enter.  /tap N taps the Nth button of the "
+    "last message (/tap DATA taps a button by its data), /upload PATH sends a file, "
+    "/photo PATH sends a photo, /quit leaves."
+)
+
+
+@reports_errors
+def chat(
+    ctx: typer.Context,
+    staff_id: Annotated[
+        str, typer.Option("--as", help=_("Staff ID (工号) to chat as."), show_default=False)
+    ],
+) -> None:
+    """Chat with the bot in the terminal, through an in-process Bot API emulator."""
+    context = app_context(ctx)
+    asyncio.run(_converse(context, staff_id))
+
+
+async def _converse(context: AppContext, staff_id: str) -> None:
+    out = context.console
+    async with ConsoleBot(
+        settings=context.settings, engine=context.ready_engine(), clock=context.clock
+    ) as console:
+        person_chat = await console.chat_as(staff_id)
+        out.print(
+            _("Console chat as %(name)s. What you do here is recorded in the database.")
+            % {"name": person_chat.name},
+            highlight=False,
+        )
+        out.print(_(CONSOLE_HELP), markup=False, highlight=False)
+        out.print(person_chat.greeting, markup=False, highlight=False)
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            text = line.strip()
+            if text in ("/quit", "/exit"):
+                break
+            if not text:
+                continue
+            try:
+                reply = await _act(person_chat, text)
+            except ConsoleError as exc:
+                reply = f"! {exc}"
+            if reply:
+                out.print(reply, markup=False, highlight=False)
+
+
+async def _act(person_chat: ConsoleChat, text: str) -> str:
+    """Carry out one console line: a console command, or a message to the bot."""
+    command, _sep, rest = text.partition(" ")
+    rest = rest.strip()
+    if command == "/tap":
+        return await person_chat.tap(int(rest) if rest.isdigit() else rest or 1)
+    if command in ("/upload", "/photo"):
+        if not rest:
+            raise ConsoleError("give a file: /upload PATH")
+        return await person_chat.upload(Path(rest), as_photo=command == "/photo")
+    return await person_chat.send(text)
