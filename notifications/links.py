@@ -82,3 +82,37 @@ def read_ack_token(
 def ack_url(public_url: str, token: str) -> str:
     """The full link placed in an email."""
     return f"{public_url.rstrip('/')}/ack/{token}"
+
+
+#: Stands for the per-prompt link in a message rendered once for many readers; each
+#: delivery gets its own signed link in its place (see :class:`AckLinks`).
+ACK_URL_PLACEHOLDER = "https://riskprompt.invalid/ack/RP-ACK-LINK"
+
+
+def public_base(public_url: str | None, web_host: str, web_port: int) -> str:
+    """Where readers reach the web app: the public URL, else the local web app."""
+    return public_url.rstrip("/") if public_url else f"http://{web_host}:{web_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class AckLinks:
+    """Signs acknowledgement links for the messages of one planning run."""
+
+    secret_key: str
+    base: str
+    now: datetime
+
+    def for_prompt(self, prompt_id: int, person_id: int) -> str:
+        """The link that acknowledges prompt ``prompt_id`` as ``person_id``."""
+        target = AckTarget(kind="prompt", id=prompt_id, person_id=person_id)
+        return ack_url(self.base, make_ack_token(self.secret_key, target, now=self.now))
+
+    def for_warning(self, warning_id: int, person_id: int) -> str:
+        """The link that acknowledges warning ``warning_id`` as ``person_id``."""
+        target = AckTarget(kind="warning", id=warning_id, person_id=person_id)
+        return ack_url(self.base, make_ack_token(self.secret_key, target, now=self.now))
+
+    @staticmethod
+    def fill(text: str | None, url: str) -> str | None:
+        """``text`` with the placeholder replaced by ``url``."""
+        return text.replace(ACK_URL_PLACEHOLDER, url) if text else text

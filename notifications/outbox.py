@@ -15,6 +15,7 @@ from config.settings import Settings
 from models.people import Channel, Person
 from models.prompts import Delivery, DeliveryStatus, Prompt
 from notifications.channels.base import Button, Message
+from notifications.links import AckLinks, public_base
 from notifications.rendering import render_prompt
 
 
@@ -43,7 +44,12 @@ def create_delivery(
 
     The caller's transaction commits it together with the prompt.
     """
-    rendered = render_prompt(prompt=prompt, person=person, channel=channel, settings=settings)
+    url = None
+    if channel is Channel.EMAIL and prompt.requires_ack:
+        url = ack_links(settings, prompt.created_at).for_prompt(prompt.id or 0, person.id or 0)
+    rendered = render_prompt(
+        prompt=prompt, person=person, channel=channel, settings=settings, ack_url=url
+    )
     delivery = Delivery(
         prompt_id=prompt.id,
         person_id=person.id or 0,
@@ -63,6 +69,12 @@ def create_delivery(
     )
     session.add(delivery)
     return delivery
+
+
+def ack_links(settings: Settings, now: datetime) -> AckLinks:
+    """The signer of acknowledgement links for messages created at ``now``."""
+    base = public_base(settings.PUBLIC_URL, settings.WEB_HOST, settings.WEB_PORT)
+    return AckLinks(secret_key=settings.SECRET_KEY, base=base, now=now)
 
 
 def first_channel(person: Person) -> Channel | None:

@@ -56,7 +56,8 @@ from models.prompts import (
     PromptStatus,
 )
 from models.queries import active_assignment_filter, get_person, resolve_unit
-from notifications.outbox import delivery_key_for, first_channel
+from notifications.links import ACK_URL_PLACEHOLDER, AckLinks
+from notifications.outbox import ack_links, delivery_key_for, first_channel
 from notifications.rendering import View, ack_buttons, build_view, reader_locale, render_view
 
 log = logging.getLogger(__name__)
@@ -358,8 +359,9 @@ def _closing_parenthesis(sql: str, opening: int) -> int:
 class _OutboxWriter:
     """Inserts prompts (once) and their first deliveries in the caller's transaction."""
 
-    def __init__(self, connection: Connection, *, now: datetime) -> None:
+    def __init__(self, connection: Connection, *, now: datetime, links: AckLinks) -> None:
         self.connection = connection
+        self.links = links
         self.variants: dict[tuple[Hashable, str, Channel], _Variant] = {}
         self.views: dict[tuple[Hashable, str], View] = {}
         prompt = Prompt.__table__  # type: ignore[attr-defined]
@@ -419,6 +421,8 @@ class _OutboxWriter:
                 requires_ack=snapshot.requires_ack,
                 locale=locale,
                 channel=channel,
+                # rendered once for many readers: each delivery signs its own link
+                ack_url=ACK_URL_PLACEHOLDER if channel is Channel.EMAIL else None,
             )
             variant = self.variants[key] = _Variant(
                 subject=rendered.subject,
@@ -508,13 +512,17 @@ class _OutboxWriter:
         # serialised once per variant
         buttons_json = _dumps([[b.label, b.data] for b in buttons])
         extra = f'{{"parts":{variant.parts_json},"buttons":{buttons_json}}}'
+        body, html = variant.body, variant.html
+        if channel is Channel.EMAIL and snapshot.requires_ack:
+            url = self.links.for_prompt(prompt_id, recipient.person_id)
+            body, html = AckLinks.fill(body, url) or "", AckLinks.fill(html, url)
         return (
             prompt_id,
             recipient.person_id,
             channel.value,
             variant.subject,
-            variant.body,
-            variant.html,
+            body,
+            html,
             extra,
             self._pending,
             0,
@@ -731,7 +739,7 @@ def plan_monthly_cycle(
     totals = _Written()
     snapshots: dict[int, _Snapshot] = {}
     with engine.connect() as reader, engine.connect() as writer_connection:
-        writer = _OutboxWriter(writer_connection, now=now)
+        writer = _OutboxWriter(writer_connection, now=now, links=ack_links(settings, now))
         result = reader.execution_options(yield_per=chunk_size).execute(_candidates(period))
         for rows in result.partitions():
             needed = {row[0] for row in rows if row[0] not in snapshots}
@@ -1261,7 +1269,7 @@ def _claim_and_expand(
         },
         requires_ack=broadcast.requires_ack,
     )
-    writer = _OutboxWriter(session.connection(), now=now)
+    writer = _OutboxWriter(session.connection(), now=now, links=ack_links(settings, now))
     period = period_of(now, settings)
     created = 0
     for start in range(0, len(person_ids), CHUNK_SIZE):

@@ -644,7 +644,12 @@ def render_content(
 
 
 def render_prompt(
-    *, prompt: Prompt, person: Person, channel: Channel, settings: Settings
+    *,
+    prompt: Prompt,
+    person: Person,
+    channel: Channel,
+    settings: Settings,
+    ack_url: str | None = None,
 ) -> Rendered:
     """Render ``prompt`` for ``person`` on ``channel``, in the person's locale.
 
@@ -654,6 +659,7 @@ def render_prompt(
             default when theirs is not supported).
         channel: the channel rendered for.
         settings: the settings (the default locale).
+        ack_url: email: the signed acknowledgement link to show.
 
     Returns:
         The rendered message; on Telegram with the "Acknowledge" button when the
@@ -666,6 +672,7 @@ def render_prompt(
         requires_ack=prompt.requires_ack,
         locale=locale,
         channel=channel,
+        ack_url=ack_url,
     )
     if channel is not Channel.TELEGRAM:
         return rendered

@@ -21,7 +21,7 @@ from models.db import make_engine
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.people import Channel, Person, Role
 from models.prompts import Broadcast, CycleRun, Delivery, FocusWork, Prompt, PromptKind
-from notifications.outbox import create_delivery
+from notifications.outbox import ack_links, create_delivery
 from notifications.planning import (
     Target,
     TargetKind,
@@ -307,8 +307,16 @@ def test_bulk_deliveries_are_the_rows_create_delivery_would_write(
             scratch.rollback()
         for field in ("subject", "body", "html", "extra", "idempotency_key", "channel"):
             assert getattr(delivery, field) == getattr(expected, field), field
+        url = None
+        if delivery.channel == Channel.EMAIL.value:
+            url = ack_links(settings, prompt.created_at).for_prompt(prompt.id, reader.id)
+            assert "/ack/" in delivery.body and url in (delivery.html or "")
         rendered = render_prompt(
-            prompt=prompt, person=reader, channel=Channel(delivery.channel), settings=settings
+            prompt=prompt,
+            person=reader,
+            channel=Channel(delivery.channel),
+            settings=settings,
+            ack_url=url,
         )
         assert delivery.body == rendered.text
 
