@@ -16,10 +16,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.rule import Rule
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.console import Exchange, scripted_conversation, write_sample_evidence
 from config.i18n import _, format_number, format_when
 from config.settings import Settings, load_settings
+from models.audit import AuditEvent
 from models.catalog import RiskLevel
 from models.clock import Clock
 from models.conversations import bind_chat, create_binding_code
@@ -100,6 +103,8 @@ class Demo:
         self.step(_("7. Delivery through the file channel"))
         asyncio.run(self.dispatch())
         self.show_messages()
+        self.step(_("8. A conversation in the console chat"))
+        asyncio.run(self.conversation())
 
     def import_samples(self) -> None:
         """Import the invented city's catalogue, then its people."""
@@ -296,6 +301,42 @@ class Demo:
             out.add_row(channel, status, format_number(n))
         self.console.print(out)
 
+    async def conversation(self) -> None:
+        """A person acknowledges, reports a correction with a file; an officer accepts it."""
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                officer = self._officer(session)
+                person = (
+                    session.exec(
+                        select(Person)
+                        .where(Person.role == Role.STAFF, col(Person.telegram_chat_id).is_not(None))
+                        .order_by(col(Person.id))
+                    ).first()
+                    or session.exec(select(Person).where(Person.role == Role.STAFF)).first()
+                )
+                if person is None:  # the shipped sample has staff
+                    raise RuntimeError("the sample people have no staff")
+                staff_id, officer_id = person.staff_id, officer.staff_id
+            evidence = write_sample_evidence(Path(self.settings.DATA_DIR) / "整改会议纪要.pdf")
+            exchanges = await scripted_conversation(
+                settings=self.settings,
+                engine=engine,
+                clock=self.clock,
+                staff_id=staff_id,
+                officer_id=officer_id,
+                evidence=evidence,
+                echo=lambda exchange: _print_exchange(self.console, exchange),
+            )
+            with session_scope(engine) as session:
+                steps = session.exec(select(func.count()).select_from(AuditEvent)).one()
+        finally:
+            engine.dispose()
+        self.console.print(
+            _("%(n)s exchanges; the audit log now holds %(steps)s records.")
+            % {"n": format_number(len(exchanges)), "steps": format_number(steps)}
+        )
+
     def show_messages(self) -> None:
         """One rendered message of each channel, as the file channel wrote it."""
         outbox = Path(self.settings.OUTBOX_DIR)
@@ -307,6 +348,12 @@ class Demo:
                 continue
             self.console.print(Rule(_("One %(channel)s message") % {"channel": channel.value}))
             self.console.print(_render_sample(sample), highlight=False, markup=False)
+
+
+def _print_exchange(console: Console, exchange: Exchange) -> None:
+    console.print(f"[bold]{exchange.who}[/bold] › {exchange.action}", highlight=False)
+    for line in exchange.replies.splitlines():
+        console.print(f"    {line}", highlight=False, markup=False)
 
 
 def _render_sample(path: Path) -> str:
