@@ -73,7 +73,7 @@ def root(
     ctx.call_on_close(context.close)
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help=_("Create the schema, or migrate it to this version."))
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the schema, or migrate it to this version."""
     context = app_context(ctx)
@@ -89,7 +89,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         )
 
 
-@db_app.command("current")
+@db_app.command("current", help=_("Show the schema revision of the database and of this version."))
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and of this version."""
     context = app_context(ctx)
@@ -99,7 +99,7 @@ def db_current(ctx: typer.Context) -> None:
     )
 
 
-@units_app.command("list")
+@units_app.command("list", help=_("List the units with their posts and people."))
 @reports_errors
 def units_list(ctx: typer.Context) -> None:
     """List the units with their posts and people."""
@@ -127,7 +127,7 @@ def _parse_role(value: str | None) -> Role | None:
     return Role.parse(value) if value else None
 
 
-@posts_app.command("list")
+@posts_app.command("list", help=_("List posts with their risk points per level (高/中/低)."))
 @reports_errors
 def posts_list(
     ctx: typer.Context,
@@ -161,7 +161,7 @@ def posts_list(
     context.console.print(_("%(n)s posts") % {"n": format_number(len(rows))})
 
 
-@people_app.command("list")
+@people_app.command("list", help=_("List people with their unit, role and channels."))
 @reports_errors
 def people_list(
     ctx: typer.Context,
@@ -195,7 +195,9 @@ def people_list(
     context.console.print(_("%(n)s people") % {"n": format_number(len(rows))})
 
 
-@people_app.command("show")
+@people_app.command(
+    "show", help=_("Show one person, the posts they hold and those posts' risk points.")
+)
 @reports_errors
 def people_show(
     ctx: typer.Context,
@@ -240,8 +242,8 @@ def people_show(
 
 def _register() -> None:
     # Imported here so that each command module stays small and owns its commands.
-    from riskprompt.cli import demo as demo_command
     from riskprompt.cli import chat, dispatch, prompts, transfer, web
+    from riskprompt.cli import demo as demo_command
 
     transfer.register(app)
     prompts.register(app)

@@ -33,7 +33,8 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except DomainError as exc:
-            message = f"{_('Error')}: {exc.translate(_)}"
+            label = _("Error")
+            message = f"{label}: {exc.translate(_)}"
             ctx = kwargs.get("ctx")
             if ctx is not None and hasattr(ctx, "find_root"):
                 app_context(ctx).err.print(

@@ -69,7 +69,9 @@ def _parse_status(value: str | None) -> PromptStatus | None:
         ) from None
 
 
-@focus_app.command("set")
+@focus_app.command(
+    "set", help=_("Set the month's key work, for every unit or for one unit and its sub-units.")
+)
 @reports_errors
 def focus_set(
     ctx: typer.Context,
@@ -107,7 +109,7 @@ def focus_set(
         )
 
 
-@focus_app.command("list")
+@focus_app.command("list", help=_("List the key work set, newest period first."))
 @reports_errors
 def focus_list(
     ctx: typer.Context,
@@ -131,7 +133,9 @@ def focus_list(
     context.console.print(out)
 
 
-@cycle_app.command("run")
+@cycle_app.command(
+    "run", help=_("Plan the month's risk prompts and queue their deliveries (safe to run again).")
+)
 @reports_errors
 def cycle_run(
     ctx: typer.Context,
@@ -228,7 +232,7 @@ def remind(
     context.console.print(message, highlight=False)
 
 
-@prompts_app.command("list")
+@prompts_app.command("list", help=_("List risk prompts, newest first, with counts by status."))
 @reports_errors
 def prompts_list(
     ctx: typer.Context,
@@ -302,4 +306,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(focus_app, name="focus")
     app.add_typer(cycle_app, name="cycle")
     app.add_typer(prompts_app, name="prompts")
-    app.command("remind")(remind)
+    app.command("remind", help=_("Issue a special prompt (特别提示), now or at a given time."))(
+        remind
+    )

@@ -187,7 +187,9 @@ def _describe(change: Change, result: ImportResult) -> str:
     return text
 
 
-@import_app.command("catalog")
+@import_app.command(
+    "catalog", help=_("Import units, posts, powers and risk points (one row per risk point).")
+)
 @reports_errors
 def import_catalog_command(
     ctx: typer.Context, file: FileArgument, sheet: SheetOption = None, dry_run: DryRunOption = False
@@ -196,7 +198,9 @@ def import_catalog_command(
     _run_import(app_context(ctx), "catalog", file, sheet, dry_run)
 
 
-@import_app.command("people")
+@import_app.command(
+    "people", help=_("Import people, their channels and the posts they hold (by staff id).")
+)
 @reports_errors
 def import_people_command(
     ctx: typer.Context, file: FileArgument, sheet: SheetOption = None, dry_run: DryRunOption = False
@@ -205,7 +209,9 @@ def import_people_command(
     _run_import(app_context(ctx), "people", file, sheet, dry_run)
 
 
-@export_app.command("catalog")
+@export_app.command(
+    "catalog", help=_("Export the catalogue in the layout ``import catalog`` reads.")
+)
 @reports_errors
 def export_catalog_command(ctx: typer.Context, file: FileArgument) -> None:
     """Export the catalogue in the layout ``import catalog`` reads."""
@@ -215,7 +221,7 @@ def export_catalog_command(ctx: typer.Context, file: FileArgument) -> None:
     _report_export(context, file, n)
 
 
-@export_app.command("people")
+@export_app.command("people", help=_("Export people in the layout ``import people`` reads."))
 @reports_errors
 def export_people_command(ctx: typer.Context, file: FileArgument) -> None:
     """Export people in the layout ``import people`` reads."""

@@ -134,7 +134,7 @@ def test_riskprompt_chat_reads_lines_from_the_terminal(
         input="/prompts\n/tap 1\n/tap 9\n/help\n/quit\n",
     )
     assert result.exit_code == 0, result.output
-    assert "Console chat as 张出纳" in result.output
+    assert "正以张出纳的身份在终端对话" in result.output  # zh_CN, the default
     assert "[1] Acknowledge P1" in result.output
     assert "✓ P1 acknowledged by 张出纳" in result.output
     assert "! no button" in result.output or "! the last message" in result.output
@@ -153,7 +153,7 @@ async def test_people_invite_prints_the_link_and_queues_it(
 ) -> None:
     result = await asyncio.to_thread(cli.invoke, _cli(clock), ["people", "invite", "CW001"])
     assert result.exit_code == 0, result.output
-    assert "send /start" in result.output  # no bot configured: the code only
+    assert "/start " in result.output  # no bot configured: the code only
     with Session(people) as session:
         assert session.exec(select(Delivery).where(Delivery.prompt_id.is_(None))).all() == []  # type: ignore[union-attr]
 
@@ -165,7 +165,7 @@ async def test_people_invite_prints_the_link_and_queues_it(
     )
     assert result.exit_code == 0, result.output
     assert "https://t.me/riskprompt_standin_bot?start=" in result.output
-    assert "queued by sms" in result.output
+    assert "sms" in result.output and "https://t.me/" in result.output
     with Session(people) as session:
         queued = session.exec(select(Delivery).where(Delivery.prompt_id.is_(None))).one()  # type: ignore[union-attr]
     assert queued.channel == "sms"

@@ -64,19 +64,19 @@ async def test_binding_by_code_and_its_refusals(world: World) -> None:
         session.commit()
 
     await world.send(CLERK_CHAT, "/prompts")
-    assert "not bound to anyone yet" in world.last_text(CLERK_CHAT)
+    assert "本会话尚未绑定人员" in world.last_text(CLERK_CHAT)  # zh_CN, the default
 
     await world.send(CLERK_CHAT, f"/start {code}")
-    assert "Welcome, 张出纳" in world.last_text(CLERK_CHAT)
+    assert "Welcome, 张出纳" in world.last_text(CLERK_CHAT)  # the clerk reads English
     assert world.person("CW001").telegram_chat_id == CLERK_CHAT
 
     await world.send(STRANGER_CHAT, f"/start {code}")
-    assert "already been used" in world.last_text(STRANGER_CHAT)
+    assert "已被使用" in world.last_text(STRANGER_CHAT)  # unbound chats read zh_CN
     await world.send(STRANGER_CHAT, "/start NOSUCHCODE")
-    assert "not known" in world.last_text(STRANGER_CHAT)
+    assert "邀请码无效" in world.last_text(STRANGER_CHAT)
     world.clock.advance(timedelta(hours=2))
     await world.send(STRANGER_CHAT, f"/start {late}")
-    assert "expired" in world.last_text(STRANGER_CHAT)
+    assert "过期" in world.last_text(STRANGER_CHAT)
     # one person per chat: the clerk's chat cannot take the colleague's code
     await world.send(CLERK_CHAT, f"/start {other}")
     assert "already bound to someone else" in world.last_text(CLERK_CHAT)
@@ -193,14 +193,15 @@ async def test_a_strangers_tap_is_refused(world: World) -> None:
     await world.tap(COLLEAGUE_CHAT, f"rc:{warning_id}", message_id=1)
     assert f"No warning of yours has the number W{warning_id}" in world.answers()[-1].params["text"]
     await world.tap(STRANGER_CHAT, f"ack:p:{prompt_id}", message_id=1)
-    assert "not bound to anyone" in world.answers()[-1].params["text"]
+    assert "尚未绑定" in world.answers()[-1].params["text"]
 
     # guided conversations and binding happen in private chats only
     group = -1001234567890
     await world.tap(group, f"rc:{warning_id}", message_id=1)
-    assert world.answers()[-1].params["text"] == "Please do this in a private chat with me."
+    # nobody bound: zh_CN
+    assert world.answers()[-1].params["text"] == "请在与我的私聊中进行此操作。"
     await world.send(group, "/start ABCDEFGHJK")
-    assert "private chat" in world.last_text(group)
+    assert "私聊" in world.last_text(group)
 
     assert world.edits() == []
     with world.session() as session:

@@ -52,7 +52,7 @@ async def test_polling_binds_a_chat_from_get_updates(
         assert telegram_api.webhook is None
         telegram_api.enqueue(telegram_api.message_update(77, f"/start {code}"))
         calls = await telegram_api.wait_for_calls(1)
-        assert "Welcome, 张出纳" in calls[0].params["text"]
+        assert "张出纳，您好" in calls[0].params["text"]
     finally:
         await stop_bot(application)
     assert telegram_api.calls_of("getUpdates")
@@ -90,7 +90,7 @@ async def test_webhook_is_registered_with_a_secret_and_takes_updates(
         # what the web route does once the header matched
         assert verify_webhook_secret(settings, hook["secret_token"])
         await process_update_json(application, telegram_api.message_update(78, f"/start {code}"))
-        assert "Welcome, 张出纳" in telegram_api.sent(78)[-1].params["text"]
+        assert "张出纳，您好" in telegram_api.sent(78)[-1].params["text"]
         with pytest.raises(InvalidUpdate):
             await process_update_json(application, {"hello": "world"})
     finally:

@@ -41,9 +41,10 @@ def _source_messages() -> dict[str, str]:
             keywords=KEYWORDS,
             options_map={"**/templates/**.j2": {"extensions": "jinja2.ext.i18n"}},
         ):
-            for msgid in message if isinstance(message, tuple) else (message,):
-                if msgid:
-                    found.setdefault(msgid, f"{folder}/{filename}:{lineno}")
+            # A plural message is catalogued under its singular msgid.
+            msgid = message[0] if isinstance(message, tuple) else message
+            if msgid:
+                found.setdefault(msgid, f"{folder}/{filename}:{lineno}")
     return found
 
 

@@ -157,8 +157,8 @@ def test_progress_bar_draws_each_phase() -> None:
         report("check", 1000, 1000)
         report("write", 200, 400)
     text = out.getvalue()
-    assert "Checking" in text and "1000/1000" in text
-    assert "Writing" in text and "200/400" in text
+    assert "校验中" in text and "1000/1000" in text
+    assert "写入中" in text and "200/400" in text
     quiet = Console(file=io.StringIO(), force_terminal=False)
     with progress_bar(quiet) as report:
         report("check", 1, None)
