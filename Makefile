@@ -34,7 +34,7 @@ i18n: $(STAMP)
 		--project riskprompt --no-wrap -o config/locale/messages.pot $(SOURCES)
 	@for l in $(LOCALES); do \
 		if [ -f config/locale/$$l/LC_MESSAGES/messages.po ]; then \
-			$(BIN)/pybabel -q update --no-wrap --no-fuzzy-matching --ignore-obsolete --no-location \
+			$(BIN)/pybabel -q update --no-wrap --no-fuzzy-matching --ignore-obsolete \
 				-i config/locale/messages.pot -d config/locale -l $$l; \
 		else \
 			$(BIN)/pybabel -q init -i config/locale/messages.pot -d config/locale -l $$l; \

@@ -217,3 +217,27 @@ def authenticate_token(session: Session, *, token: str, clock: Clock) -> Person:
     row.last_used_at = clock.now()
     session.add(row)
     return person
+
+
+def revoke_api_token(session: Session, *, token_id: int, clock: Clock) -> ApiToken:
+    """Revoke an officer's API token; revoking it again changes nothing.
+
+    Raises:
+        NotFound: no token has that id.
+    """
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(N_("no API token %(id)s"), id=token_id)
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        session.add(row)
+        record(
+            session,
+            at=row.revoked_at,
+            actor_id=None,
+            action="token.revoked",
+            subject_type="person",
+            subject_id=row.person_id,
+            data={"token": row.id, "label": row.label},
+        )
+    return row

@@ -237,9 +237,15 @@ def deliveries_list(
     )
 
 
-async def _run(engine: Engine, settings: Settings, clock: Clock) -> None:
+async def _run(
+    engine: Engine, settings: Settings, clock: Clock, web_socket: socket.socket | None = None
+) -> bool:
+    """Run until a stop signal; False when it stopped because the web server failed."""
     from notifications.channels import build_adapters
     from notifications.scheduler import build_scheduler, catch_up
+    from riskprompt.cli.web import bound_url, start_telegram, stop_telegram
+    from riskprompt.web import create_app
+    from riskprompt.web.server import make_server
 
     stop = asyncio.Event()
     _on_stop_signals(stop.set)
@@ -259,23 +265,71 @@ async def _run(engine: Engine, settings: Settings, clock: Clock) -> None:
             settings.DISPATCH_INTERVAL_SECONDS,
             f", caught up {', '.join(periods)}" if periods else "",
         )
-        await stop.wait()
+        # Without the web app here, a webhook (PUBLIC_URL) is served by `riskprompt web`,
+        # which then runs the bot; otherwise this process runs it (polling or webhook).
+        bot, handler = await start_telegram(
+            settings, engine, clock, polling=True, webhook=web_socket is not None
+        )
+        server = None
+        serving: asyncio.Task[None] | None = None
+        if web_socket is not None:
+            app = create_app(
+                settings=settings, engine=engine, clock=clock, telegram_handler=handler
+            )
+            server = make_server(app, host=settings.WEB_HOST, port=settings.WEB_PORT, embedded=True)
+            serving = asyncio.create_task(server.serve(sockets=[web_socket]))
+            log.info("riskprompt web app at %s", bound_url(web_socket))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait(
+            [stopping, *([serving] if serving else [])], return_when=asyncio.FIRST_COMPLETED
+        )
+        clean = stop.is_set()
+        if not clean:
+            failure = serving.exception() if serving and not serving.cancelled() else None
+            log.error("the web server stopped by itself (%r); stopping", failure)
+        stopping.cancel()
         log.info("riskprompt stopping: finishing the sends in flight")
+        if server is not None and serving is not None:
+            server.should_exit = True  # answers the requests under way, takes no new ones
+            await asyncio.gather(serving, return_exceptions=True)
+        await stop_telegram(bot)
         scheduler.pause()  # no new tick while the dispatcher winds down
         dispatcher.request_stop()
         await dispatcher.wait_idle()
         scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # the shutdown runs on the loop's next turn
     log.info("riskprompt stopped")
+    return clean
 
 
 @reports_errors
-def run(ctx: typer.Context) -> None:
-    """Run the scheduler and the dispatcher until SIGINT or SIGTERM."""
+def run(
+    ctx: typer.Context,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web/--no-web",
+            help=_(
+                "Also serve the web app (webhooks, links, officer API) on "
+                "RISKPROMPT_WEB_HOST:RISKPROMPT_WEB_PORT."
+            ),
+        ),
+    ] = True,
+) -> None:
+    """Run the scheduler, the dispatcher, the bot and the web app until SIGINT or SIGTERM."""
+    from riskprompt.cli.web import listen
+
     context = app_context(ctx)
     _configure_logging(logging.INFO)
     engine = context.ready_engine()
+    settings = context.settings
+    # Bound first: a port in use is said at once, before anything has started.
+    web_socket = listen(settings.WEB_HOST, settings.WEB_PORT) if web else None
     try:
-        asyncio.run(_run(engine, context.settings, context.clock))
+        clean = asyncio.run(_run(engine, settings, context.clock, web_socket))
     finally:
+        if web_socket is not None:
+            web_socket.close()
         context.close()
+    if not clean:
+        raise typer.Exit(1)

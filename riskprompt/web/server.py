@@ -1,0 +1,48 @@
+"""Serving the web app with uvicorn, alone (``riskprompt web``) or inside ``riskprompt run``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to its host.
+
+    ``riskprompt run`` stops the scheduler, the dispatcher, the bot and the web
+    server in order on one signal; uvicorn's own handlers would take the signal
+    for themselves.  The host sets :attr:`should_exit` instead.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install nothing: the host handles the signals."""
+        yield
+
+
+def make_server(
+    app: FastAPI, *, host: str, port: int, embedded: bool = False, access_log: bool = True
+) -> uvicorn.Server:
+    """A uvicorn server for ``app``; logging is left to the process's own configuration.
+
+    Args:
+        app: the app from :func:`riskprompt.web.create_app`.
+        host: the address to listen on.
+        port: the port (0: any free one).
+        embedded: leave the signals to the host (see :class:`EmbeddedServer`).
+        access_log: log one line per request (``uvicorn.access`` at INFO).
+    """
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=access_log,
+        lifespan="off",
+        server_header=False,
+        proxy_headers=False,
+    )
+    return (EmbeddedServer if embedded else uvicorn.Server)(config)
