@@ -24,6 +24,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL with synchronous=NORMAL: a commit survives a crash of the process; only a
+    # power loss may take the last commits back (SQLite is the embedded default).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -159,7 +159,7 @@ class Person(SQLModel, table=True):
     supervisor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     locale: str = Field(default="zh_CN", max_length=8)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
-    mobile: str | None = Field(default=None, max_length=20)
+    mobile: str | None = Field(default=None, max_length=20, index=True)  # SMS replies
     email: str | None = Field(default=None, max_length=254)
     telegram_chat_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, unique=True, nullable=True)

@@ -144,7 +144,8 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    provider_message_id: str | None = Field(default=None, max_length=128)
+    # status callbacks find the delivery by the provider's id
+    provider_message_id: str | None = Field(default=None, max_length=128, index=True)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     idempotency_key: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)

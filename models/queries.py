@@ -35,13 +35,21 @@ class PostRow:
     low: int
 
 
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL INTEGER
+
+
+def is_row_id(text: str) -> bool:
+    """Whether ``text`` can name a row id (ASCII digits within INTEGER range)."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ROW_ID
+
+
 def resolve_unit(session: Session, *, ref: str) -> Unit:
     """A unit by id or exact name.
 
     Raises:
         NotFound: no such unit.
     """
-    unit = session.get(Unit, int(ref)) if ref.isdigit() else None
+    unit = session.get(Unit, int(ref)) if is_row_id(ref) else None
     if unit is None:
         unit = session.exec(select(Unit).where(Unit.name == ref.strip())).first()
     if unit is None:

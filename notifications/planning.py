@@ -55,7 +55,7 @@ from models.prompts import (
     PromptKind,
     PromptStatus,
 )
-from models.queries import active_assignment_filter, get_person, resolve_unit
+from models.queries import active_assignment_filter, get_person, is_row_id, resolve_unit
 from notifications.links import ACK_URL_PLACEHOLDER, AckLinks
 from notifications.outbox import ack_links, delivery_key_for, first_channel
 from notifications.rendering import View, ack_buttons, build_view, reader_locale, render_view
@@ -1029,7 +1029,7 @@ def parse_target(text: str) -> Target:
         sub_units, value = True, value[:-1].strip()
     if not value or kind is TargetKind.ALL:
         raise InvalidInput(_TARGET_HELP, target=text)
-    if kind is TargetKind.POST and not value.isdigit():
+    if kind is TargetKind.POST and not is_row_id(value):
         raise InvalidInput(N_("a post is given by its id: post:%(value)s is not one"), value=value)
     if kind is TargetKind.LEVEL:
         value = RiskLevel.parse(value).value

@@ -125,6 +125,7 @@ def test_run_catches_up_dispatches_and_stops_on_sigterm(database, engine, sessio
         **os.environ,
         "RISKPROMPT_DATABASE_URL": database,
         "RISKPROMPT_DISPATCH_INTERVAL_SECONDS": "0.2",
+        "RISKPROMPT_WEB_PORT": "0",  # any free port: never clash with a running instance
         "RISKPROMPT_OUTBOX_DIR": str(tmp_path / "outbox"),
     }
     process = subprocess.Popen(

@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("telegram_chat_id", name=op.f("uq_person_telegram_chat_id")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_mobile"), ["mobile"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_person_supervisor_id"), ["supervisor_id"], unique=False
         )
@@ -415,6 +416,9 @@ def upgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_delivery_person_id"), ["person_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_delivery_prompt_id"), ["prompt_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_delivery_provider_message_id"), ["provider_message_id"], unique=False
+        )
         batch_op.create_index("ix_delivery_status_due", ["status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_delivery_warning_id"), ["warning_id"], unique=False)
 
@@ -469,6 +473,7 @@ def downgrade() -> None:
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_delivery_warning_id"))
         batch_op.drop_index("ix_delivery_status_due")
+        batch_op.drop_index(batch_op.f("ix_delivery_provider_message_id"))
         batch_op.drop_index(batch_op.f("ix_delivery_prompt_id"))
         batch_op.drop_index(batch_op.f("ix_delivery_person_id"))
 
@@ -523,6 +528,7 @@ def downgrade() -> None:
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_unit_id"))
         batch_op.drop_index(batch_op.f("ix_person_supervisor_id"))
+        batch_op.drop_index(batch_op.f("ix_person_mobile"))
 
     op.drop_table("person")
     with op.batch_alter_table("unit", schema=None) as batch_op:
