@@ -53,8 +53,15 @@ CHANNEL_LABELS: dict[Channel, str] = {
 
 def register(app: typer.Typer) -> None:
     """Add the dispatch, deliveries and run commands to ``app``."""
-    app.command("dispatch")(dispatch)
-    app.command("run")(run)
+    app.command(
+        "dispatch", help=_("Send the deliveries that are due now and record what came of them.")
+    )(dispatch)
+    app.command(
+        "run",
+        help=_(
+            "Run the scheduler, the dispatcher, the bot and the web app until SIGINT or SIGTERM."
+        ),
+    )(run)
     app.add_typer(deliveries_app, name="deliveries")
 
 
@@ -162,7 +169,9 @@ def _parse_channel(value: str | None) -> Channel | None:
     return channels[0]
 
 
-@deliveries_app.command("list")
+@deliveries_app.command(
+    "list", help=_("List the newest deliveries, then the counts by status and channel.")
+)
 @reports_errors
 def deliveries_list(
     ctx: typer.Context,

@@ -42,9 +42,20 @@ tokens_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the web, tokens, ack and review commands to ``app``."""
-    app.command("web")(web)
-    app.command("ack")(ack)
-    app.command("review")(review)
+    app.command(
+        "web",
+        help=_("Serve the web app alone: webhooks, acknowledgement links and the officer API."),
+    )(web)
+    app.command(
+        "ack",
+        help=_("Acknowledge a prompt (已阅) or, with --warning, a warning, as its addressee."),
+    )(ack)
+    app.command(
+        "review",
+        help=_(
+            "Accept or reject a correction report (整改反馈); `review list` shows those waiting."
+        ),
+    )(review)
     app.add_typer(tokens_app, name="tokens")
 
 
@@ -208,7 +219,10 @@ def _when(context: AppContext, moment: datetime | None) -> str:
     return format_when(moment, context.settings.zone) if moment is not None else ""
 
 
-@tokens_app.command("create")
+@tokens_app.command(
+    "create",
+    help=_("Create an API token for an officer and print it once (only its hash is kept)."),
+)
 @reports_errors
 def tokens_create(
     ctx: typer.Context,
@@ -232,7 +246,7 @@ def tokens_create(
     typer.echo(token)
 
 
-@tokens_app.command("list")
+@tokens_app.command("list", help=_("List API tokens (never the tokens themselves), newest first."))
 @reports_errors
 def tokens_list(
     ctx: typer.Context,
@@ -266,7 +280,7 @@ def tokens_list(
     context.console.print(_("%(n)s tokens") % {"n": format_number(len(rows))})
 
 
-@tokens_app.command("revoke")
+@tokens_app.command("revoke", help=_("Revoke an API token: it stops working at once."))
 @reports_errors
 def tokens_revoke(
     ctx: typer.Context,
