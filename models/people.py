@@ -226,44 +226,61 @@ class Assignment(SQLModel, table=True):
         return self.start_on <= day and (self.end_on is None or day < self.end_on)
 
 
-def set_sms_opt_out(
-    session: Session, *, person: Person, opted_out: bool, clock: Clock, via: str
+def _set_flag(
+    session: Session,
+    *,
+    person: Person,
+    flag: str,
+    value: bool,
+    actions: tuple[str, str],
+    clock: Clock,
+    via: str,
 ) -> bool:
-    """Opt a person out of SMS (STOP/退订) or back in (START); returns whether it changed."""
-    if person.sms_opt_out == opted_out:
+    """Set a person's boolean ``flag``, auditing it as ``actions[0]`` (on) or ``[1]`` (off)."""
+    if getattr(person, flag) == value:
         return False
-    person.sms_opt_out = opted_out
+    setattr(person, flag, value)
     session.add(person)
     record(
         session,
         at=clock.now(),
         actor_id=person.id,
-        action="person.sms_opt_out" if opted_out else "person.sms_opt_in",
+        action=actions[0] if value else actions[1],
         subject_type="person",
         subject_id=person.id,
         data={"via": via},
     )
     return True
+
+
+def set_sms_opt_out(
+    session: Session, *, person: Person, opted_out: bool, clock: Clock, via: str
+) -> bool:
+    """Opt a person out of SMS (STOP/退订) or back in (START); returns whether it changed."""
+    return _set_flag(
+        session,
+        person=person,
+        flag="sms_opt_out",
+        value=opted_out,
+        actions=("person.sms_opt_out", "person.sms_opt_in"),
+        clock=clock,
+        via=via,
+    )
 
 
 def set_chat_paused(
     session: Session, *, person: Person, paused: bool, clock: Clock, via: str
 ) -> bool:
     """Stop (/stop) or resume (/resume) chat delivery; returns whether it changed."""
-    if person.chat_paused == paused:
-        return False
-    person.chat_paused = paused
-    session.add(person)
-    record(
+    return _set_flag(
         session,
-        at=clock.now(),
-        actor_id=person.id,
-        action="person.chat_paused" if paused else "person.chat_resumed",
-        subject_type="person",
-        subject_id=person.id,
-        data={"via": via},
+        person=person,
+        flag="chat_paused",
+        value=paused,
+        actions=("person.chat_paused", "person.chat_resumed"),
+        clock=clock,
+        via=via,
     )
-    return True
 
 
 def set_language(session: Session, *, person: Person, locale: str, clock: Clock, via: str) -> str:
