@@ -43,8 +43,12 @@ i18n: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d config/locale -D messages
 	rm -f config/locale/*/LC_MESSAGES/messages.mo
 
+# Every benchmark on SQLite; add --database-url for PostgreSQL (see the README).
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/cycle_bench.py
+	$(BIN)/python bench/dispatch_bench.py --no-apprise
+	$(BIN)/python bench/inbound_bench.py
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info .pytest_cache .ruff_cache
