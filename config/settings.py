@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     SMTP_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     # The monthly cycle's clock (crontab: minute hour day month weekday), in TIMEZONE.
     MONTHLY_CRON: str = "0 9 1 * *"
+    # A warning's deadline when the officer gives none: days from issue, per colour.
+    WARNING_DEADLINE_DAYS_RED: int = Field(default=5, ge=1, le=365)
+    WARNING_DEADLINE_DAYS_ORANGE: int = Field(default=10, ge=1, le=365)
+    WARNING_DEADLINE_DAYS_YELLOW: int = Field(default=15, ge=1, le=365)
 
     @field_validator("DATABASE_URL")
     @classmethod

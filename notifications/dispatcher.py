@@ -46,6 +46,7 @@ from models.audit import record
 from models.clock import Clock
 from models.people import Channel, Person
 from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from models.warnings import Warning, WarningStatus
 from notifications.channels.base import ChannelAdapter, Message, Outcome, SendResult
 from notifications.outbox import fallback_delivery, message_for
 from notifications.ratelimit import AddressPacer, RatePacer, StopRequested
@@ -75,7 +76,7 @@ class DispatchStats:
         failed: failed for good (permanent error, missing address, attempts exhausted).
         fell_back: failures for which the next channel's delivery was queued.
         recovered: claims of a stopped worker taken back after the lease.
-        cancelled: not sent because their prompt was withdrawn.
+        cancelled: not sent because their prompt (or warning) was withdrawn.
         released: claimed but given back unsent because the dispatcher was stopping.
         unrecorded: outcomes that could not be written (the lease brings them back).
     """
@@ -430,25 +431,31 @@ class Dispatcher:
         """The claimed rows as messages (None where the channel cannot reach the person)."""
         with Session(self.engine) as session:
             rows = session.exec(
-                select(Delivery, Person, Prompt.status)
+                select(Delivery, Person, Prompt.status, Warning.status)
                 .join(Person, col(Person.id) == col(Delivery.person_id))
                 .outerjoin(Prompt, col(Prompt.id) == col(Delivery.prompt_id))
+                .outerjoin(Warning, col(Warning.id) == col(Delivery.warning_id))
                 .where(col(Delivery.id).in_(ids))
                 .order_by(col(Delivery.due_at), col(Delivery.id))
             ).all()
             return [
-                self._job(delivery, person, prompt_status)
-                for delivery, person, prompt_status in rows
+                self._job(
+                    delivery,
+                    person,
+                    prompt_status is PromptStatus.CANCELLED
+                    or warning_status is WarningStatus.WITHDRAWN,
+                )
+                for delivery, person, prompt_status, warning_status in rows
             ]
 
     @staticmethod
-    def _job(delivery: Delivery, person: Person, prompt_status: PromptStatus | None) -> _Job:
+    def _job(delivery: Delivery, person: Person, withdrawn: bool) -> _Job:
         job = _Job(
             delivery_id=delivery.id or 0,
             channel=Channel(delivery.channel),
             attempts=delivery.attempts,
             message=None,
-            cancelled=prompt_status is PromptStatus.CANCELLED,
+            cancelled=withdrawn,
         )
         try:
             return replace(job, message=message_for(delivery, person))
@@ -821,7 +828,7 @@ class Dispatcher:
         changed = session.exec(
             update(Delivery)
             .where(*self._ours(job.delivery_id))
-            .values(status=DeliveryStatus.CANCELLED, last_error="prompt withdrawn")
+            .values(status=DeliveryStatus.CANCELLED, last_error="prompt or warning withdrawn")
         ).rowcount
         if not changed:
             return self._lost(job)

@@ -93,9 +93,14 @@ def next_channel(person: Person, after: Channel) -> Channel | None:
 def fallback_delivery(
     session: Session, *, failed: Delivery, person: Person, now: datetime, settings: Settings
 ) -> Delivery | None:
-    """Queue the prompt of a failed delivery on the person's next channel, if any."""
+    """Queue the prompt (or warning) of a failed delivery on the person's next channel, if any."""
     if failed.prompt_id is None:
-        return None
+        if failed.warning_id is None:
+            return None
+        # Imported here: notifications.warnings builds its deliveries on this module.
+        from notifications.warnings import warning_fallback
+
+        return warning_fallback(session, failed=failed, person=person, now=now, settings=settings)
     prompt = session.get(Prompt, failed.prompt_id)
     if prompt is None:
         return None

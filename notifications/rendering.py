@@ -30,16 +30,18 @@ from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_skeleton
+from babel.dates import format_datetime, format_skeleton
 from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from config.i18n import babel_locale, format_day, normalise_locale, translator
 from config.settings import Settings
-from models.catalog import RiskLevel
+from models.catalog import RiskLevel, RiskPoint
 from models.people import Channel, Person
 from models.prompts import Prompt, PromptKind
+from models.warnings import Warning, WarningColour, WarningForm
 from notifications.channels.base import Button
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -692,3 +694,215 @@ def with_buttons(
         parts=rendered.parts,
         buttons=ack_buttons(prompt_id=prompt_id, locale=locale, requires_ack=requires_ack),
     )
+
+
+# -- warnings (预警) ---------------------------------------------------------------------
+
+#: Callback data of a warning's acknowledgement button: ``ack:w:<warning id>``.
+ACK_WARNING_PREFIX = "ack:w:"
+#: Callback data of the "report a correction" button: ``rc:<warning id>``.
+REPORT_CORRECTION_PREFIX = "rc:"
+
+WARNING_COLOURS: Mapping[WarningColour, str] = {
+    WarningColour.YELLOW: "#ca8a04",
+    WarningColour.ORANGE: "#ea580c",
+    WarningColour.RED: "#b91c1c",
+}
+WARNING_MARKS: Mapping[WarningColour, str] = {
+    WarningColour.YELLOW: "🟡",
+    WarningColour.ORANGE: "🟠",
+    WarningColour.RED: "🔴",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WarningView:
+    """What the warning templates show, in the reader's language.
+
+    ``notice`` is set on the copy a supervisor receives: it names the person
+    warned (``subject_name``) and asks for nothing.
+    """
+
+    title: str
+    code: str
+    colour: str
+    colour_hex: str
+    mark: str
+    form: str
+    correction: bool
+    reason: str
+    risk_point: str
+    deadline: str
+    deadline_short: str
+    issuer: str
+    issuer_unit: str
+    issued_on: str
+    notice: bool
+    subject_name: str
+
+
+def _reader_zone(person: Person, settings: Settings) -> ZoneInfo:
+    try:
+        return ZoneInfo(person.timezone) if person.timezone else settings.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        return settings.zone
+
+
+def warning_title(*, warning: Warning, locale: str, subject_name: str | None = None) -> str:
+    """The warning's title in ``locale``: code, colour, form (and the person, for a supervisor)."""
+    gettext = translator(locale).gettext
+    values = {
+        "code": f"W{warning.id}",
+        "colour": gettext(WarningColour(warning.colour).label),
+        "form": gettext(WarningForm(warning.form).label),
+    }
+    if subject_name is not None:
+        values["name"] = subject_name
+        title = gettext("Warning %(code)s to %(name)s: %(colour)s, %(form)s") % values
+    else:
+        title = gettext("Warning %(code)s: %(colour)s, %(form)s") % values
+    return title[:SUBJECT_MAX_CHARS]
+
+
+def build_warning_view(
+    *,
+    warning: Warning,
+    locale: str,
+    zone: ZoneInfo,
+    issuer: str = "",
+    issuer_unit: str = "",
+    risk_point: RiskPoint | None = None,
+    subject_name: str | None = None,
+) -> WarningView:
+    """What the warning templates show, translated for ``locale``, times in ``zone``."""
+    gettext = translator(locale).gettext
+    colour = WarningColour(warning.colour)
+    point = ""
+    if risk_point is not None:
+        point = f"[{gettext(RiskLevel(risk_point.level).label)}] {risk_point.description}"
+    where = babel_locale(locale)
+    return WarningView(
+        title=warning_title(warning=warning, locale=locale, subject_name=subject_name),
+        code=f"W{warning.id}",
+        colour=gettext(colour.label),
+        colour_hex=WARNING_COLOURS[colour],
+        mark=WARNING_MARKS[colour],
+        form=gettext(WarningForm(warning.form).label),
+        correction=WarningForm(warning.form) is WarningForm.CORRECT,
+        reason=warning.reason.strip(),
+        risk_point=point,
+        deadline=format_datetime(warning.deadline, "medium", tzinfo=zone, locale=where),
+        deadline_short=format_datetime(warning.deadline, "short", tzinfo=zone, locale=where),
+        issuer=issuer,
+        issuer_unit=issuer_unit,
+        issued_on=format_day(warning.created_at.astimezone(zone).date(), locale),
+        notice=subject_name is not None,
+        subject_name=subject_name or "",
+    )
+
+
+def warning_buttons(*, warning_id: int, correction: bool, locale: str) -> tuple[Button, ...]:
+    """A warning's inline buttons: acknowledge, and report a correction for 责令纠错.
+
+    The callback data (``ack:w:<id>``, ``rc:<id>``) is what the bot already handles,
+    well under Telegram's 64 bytes.
+    """
+    gettext = translator(locale).gettext
+    code = f"W{warning_id}"
+    buttons = [
+        Button(
+            label=gettext("Acknowledge %(code)s") % {"code": code},
+            data=f"{ACK_WARNING_PREFIX}{warning_id}",
+        )
+    ]
+    if correction:
+        buttons.append(
+            Button(
+                label=gettext("Report a correction on %(code)s") % {"code": code},
+                data=f"{REPORT_CORRECTION_PREFIX}{warning_id}",
+            )
+        )
+    return tuple(buttons)
+
+
+def _warning_sms(view: WarningView, locale: str) -> str:
+    """The warning's SMS: the reason (and risk point) shortened until it fits two segments."""
+    macros: Any = _template(locale, "warning_sms.txt.j2").module
+    head = str(macros.head(view))
+    tail = [str(macros.deadline(view.deadline_short)), str(macros.pointer(view))]
+    reason = " ".join(view.reason.split())
+    point = [str(macros.risk_point(view.risk_point))] if view.risk_point else []
+    for extra in (point, []) if point else ([],):
+        full = "\n".join([head, str(macros.reason(reason)), *extra, *tail])
+        if sms_fits(full):
+            return full
+    low, high, best = 0, len(reason), None
+    while low <= high:  # lengths grow with the width kept
+        middle = (low + high) // 2
+        candidate = "\n".join([head, str(macros.reason(shorten(reason, middle))), *tail])
+        if sms_fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best if best is not None else _hard_fit([head], tail)
+
+
+def render_warning(
+    *,
+    warning: Warning,
+    reader: Person,
+    channel: Channel,
+    settings: Settings,
+    issuer: str = "",
+    issuer_unit: str = "",
+    risk_point: RiskPoint | None = None,
+    subject: Person | None = None,
+    ack_url: str | None = None,
+) -> Rendered:
+    """Render ``warning`` for ``reader`` on ``channel``, in the reader's locale and time zone.
+
+    Args:
+        warning: the warning (flushed: its id goes into the code and the buttons).
+        reader: who reads it: the person warned, or their supervisor (then pass ``subject``).
+        channel: the channel rendered for.
+        settings: the settings (default locale and time zone).
+        issuer: the issuing officer's name.
+        issuer_unit: the issuing officer's unit.
+        risk_point: the risk point the warning is about, if any.
+        subject: the person warned, when ``reader`` is their supervisor: the message
+            is then a notice, with no button and no acknowledgement link.
+        ack_url: email: the signed acknowledgement link (ignored on a notice).
+
+    Returns:
+        The rendered message; on Telegram with "Acknowledge" (and, for an ordered
+        correction, "Report a correction") buttons unless it is a notice.
+    """
+    locale = reader_locale(reader.locale, settings)
+    subject_name = f"{subject.name} ({subject.staff_id})" if subject is not None else None
+    view = build_warning_view(
+        warning=warning,
+        locale=locale,
+        zone=_reader_zone(reader, settings),
+        issuer=issuer,
+        issuer_unit=issuer_unit,
+        risk_point=risk_point,
+        subject_name=subject_name,
+    )
+    if view.notice:
+        ack_url = None
+    if channel is Channel.SMS:
+        return Rendered(subject="", text=_warning_sms(view, locale))
+    context = {"v": view, "ack_url": ack_url, "lang": _LOCALE_TAGS.get(locale, locale)}
+    if channel is Channel.TELEGRAM:
+        html = _collapse_blank_lines(_template(locale, "warning_telegram.html.j2").render(context))
+        buttons = (
+            ()
+            if view.notice
+            else warning_buttons(
+                warning_id=warning.id or 0, correction=view.correction, locale=locale
+            )
+        )
+        return Rendered(subject="", text=html, parts=split_telegram(html), buttons=buttons)
+    plain = _collapse_blank_lines(_template(locale, "warning_email.txt.j2").render(context))
+    html = _template(locale, "warning_email.html.j2").render(context)
+    return Rendered(subject=view.title, text=plain + "\n", html=html)

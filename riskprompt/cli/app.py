@@ -244,6 +244,8 @@ def _register() -> None:
     # Imported here so that each command module stays small and owns its commands.
     from riskprompt.cli import chat, dispatch, prompts, transfer, web
     from riskprompt.cli import demo as demo_command
+    from riskprompt.cli import report as report_command
+    from riskprompt.cli import warnings as warnings_command
 
     transfer.register(app)
     prompts.register(app)
@@ -251,6 +253,8 @@ def _register() -> None:
     web.register(app)
     chat.register(app, people_app)
     demo_command.register(app)
+    report_command.register(app)
+    warnings_command.register(app)
 
 
 _register()
