@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from bot.console import Exchange, scripted_conversation, write_sample_evidence
 from config.i18n import _, format_number, format_when
 from config.settings import Settings, load_settings
+from models.assessment import assess
 from models.audit import AuditEvent
 from models.catalog import RiskLevel
 from models.clock import Clock
@@ -39,6 +40,7 @@ from notifications.planning import (
     set_focus,
 )
 from riskprompt.cli.common import table
+from riskprompt.reporting import display_rows, render_png, report_table
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 DEMO_DIR = Path("demo")
@@ -105,6 +107,8 @@ class Demo:
         self.show_messages()
         self.step(_("8. A conversation in the console chat"))
         asyncio.run(self.conversation())
+        self.step(_("9. Assessment"))
+        self.assessment()
 
     def import_samples(self) -> None:
         """Import the invented city's catalogue, then its people."""
@@ -336,6 +340,27 @@ class Demo:
             _("%(n)s exchanges; the audit log now holds %(steps)s records.")
             % {"n": format_number(len(exchanges)), "steps": format_number(steps)}
         )
+
+    def assessment(self) -> None:
+        """The period's assessment per unit as a table, and its chart as a PNG."""
+        period = current_period(clock=self.clock, settings=self.settings)
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                result = assess(session, period=period, settings=self.settings)
+        finally:
+            engine.dispose()
+        report = report_table(result)
+        # The full table is wider than a terminal: the demo shows the key columns
+        # (`riskprompt report` shows them all).
+        keep = [0, 1, 2, 4, 5, len(report.headers) - 3, len(report.headers) - 1]
+        out = table(report.title, *(report.headers[i] for i in keep))
+        for row in display_rows(report):
+            out.add_row(*(row[i] for i in keep))
+        self.console.print(out)
+        chart = Path(self.settings.DATA_DIR).parent / f"report-{period}.png"
+        chart.write_bytes(render_png(result))
+        self.console.print(_("Chart: %(path)s") % {"path": chart}, highlight=False)
 
     def show_messages(self) -> None:
         """One rendered message of each channel, as the file channel wrote it."""
