@@ -39,7 +39,6 @@ and nothing open or escalated scores 100.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
@@ -54,6 +53,7 @@ from config.i18n import N_
 from models.catalog import Unit
 from models.errors import InvalidInput, NotFound
 from models.people import Person
+from models.periods import parse_period
 from models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
 from models.warnings import Warning, WarningColour, WarningStatus
 
@@ -69,21 +69,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 """The score's weights until they move into Settings (see the module docstring)."""
 
 By = Literal["unit", "person"]
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def parse_period(text: str) -> str:
-    """A period ``YYYY-MM``, checked.
-
-    Raises:
-        InvalidInput: anything else (``2026-13``, ``2026/12``, ``202612``).
-    """
-    value = text.strip()
-    if not _PERIOD.match(value):
-        raise InvalidInput(
-            N_("not a period %(value)r: write it as YYYY-MM, e.g. 2026-12"), value=text
-        )
-    return value
 
 
 def parse_weights(values: Mapping[str, object]) -> dict[str, float]:

@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -45,6 +45,14 @@ from models.catalog import Post, RiskLevel, RiskPoint, Unit
 from models.clock import Clock
 from models.errors import DomainError, InvalidInput, NotFound
 from models.people import Assignment, Channel, Person, require_officer
+from models.periods import (
+    current_period,
+    local_day,
+    parse_period,
+    period_bounds,
+    period_of,
+    shift_period,
+)
 from models.prompts import (
     Broadcast,
     CycleRun,
@@ -66,65 +74,6 @@ log = logging.getLogger(__name__)
 CHUNK_SIZE = 5000
 #: How far back :func:`missed_periods` looks.
 CATCH_UP_PERIODS = 12
-
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-# -- periods ------------------------------------------------------------------------------
-
-
-def parse_period(text: str) -> str:
-    """A period ``YYYY-MM``, checked.
-
-    Raises:
-        InvalidInput: anything else (``2026-13``, ``2026/12``, ``202612``).
-    """
-    value = text.strip()
-    if not _PERIOD.match(value):
-        raise InvalidInput(
-            N_("not a period %(value)r: write it as YYYY-MM, e.g. 2026-12"), value=text
-        )
-    return value
-
-
-def period_bounds(period: str) -> tuple[date, date]:
-    """The first and the last day of ``period``.
-
-    Raises:
-        InvalidInput: the period is malformed.
-    """
-    year, month = (int(part) for part in parse_period(period).split("-"))
-    first = date(year, month, 1)
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return first, following - timedelta(days=1)
-
-
-def shift_period(period: str, months: int) -> str:
-    """``period`` moved by ``months`` (negative: back).
-
-    Raises:
-        InvalidInput: the period is malformed.
-    """
-    year, month = (int(part) for part in parse_period(period).split("-"))
-    index = year * 12 + (month - 1) + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def period_of(moment: datetime | date, settings: Settings) -> str:
-    """The period a moment (read in the configured time zone) or a day falls in."""
-    day = moment.astimezone(settings.zone).date() if isinstance(moment, datetime) else moment
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def current_period(*, clock: Clock, settings: Settings) -> str:
-    """The current month in the configured time zone, as ``YYYY-MM``."""
-    return period_of(clock.now(), settings)
-
-
-def local_day(moment: datetime, settings: Settings) -> date:
-    """The calendar day of ``moment`` in the configured time zone."""
-    return moment.astimezone(settings.zone).date()
-
 
 # -- the bulk writer ----------------------------------------------------------------------
 
