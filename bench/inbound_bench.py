@@ -171,8 +171,8 @@ def check_database(url: str, expected: int) -> dict[str, object]:
 
 
 @contextmanager
-def web_server(url: str, log_path: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """``riskprompt web`` on a free port against ``url``; yields its base URL and process."""
+def web_server(url: str, log_path: Path, workers: int = 1) -> Iterator[tuple[str, psutil.Process]]:
+    """``riskprompt web --workers N`` on a free port against ``url``; its base URL and process."""
     env = {
         **os.environ,
         "RISKPROMPT_DATABASE_URL": url,
@@ -189,6 +189,8 @@ def web_server(url: str, log_path: Path) -> Iterator[tuple[str, psutil.Process]]
                 "from riskprompt.cli import main; main()",
                 "web",
                 "--no-access-log",
+                "--workers",
+                str(workers),
             ],
             env=env,
             cwd=ROOT,
@@ -319,20 +321,37 @@ def _cpu(times: object) -> float:
     return float(times.user + times.system)  # type: ignore[attr-defined]
 
 
+def _server_cpu(server: psutil.Process) -> float:
+    """CPU seconds of the server and its worker processes."""
+    total = _cpu(server.cpu_times())
+    for child in server.children(recursive=True):
+        try:
+            total += _cpu(child.cpu_times())
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def bench(
-    backend: str, url: str, count: int, concurrency: int, log_dir: Path, client_kind: str
+    backend: str,
+    url: str,
+    count: int,
+    concurrency: int,
+    log_dir: Path,
+    client_kind: str,
+    workers: int = 1,
 ) -> dict[str, object]:
     """Seed, serve, post, check; the figures of one backend."""
     post = post_all if client_kind == "httpx" else post_all_raw
     seed(url, count + WARMUP)
-    with web_server(url, log_dir / f"server-{backend}.log") as (base, server):
+    with web_server(url, log_dir / f"server-{backend}.log", workers) as (base, server):
         warmup = signed_requests(count, WARMUP)
         asyncio.run(post(base, warmup, concurrency))
         requests = signed_requests(0, count)
-        client, served = psutil.Process().cpu_times(), server.cpu_times()
+        client, served = psutil.Process().cpu_times(), _server_cpu(server)
         elapsed, latencies, failures = asyncio.run(post(base, requests, concurrency))
         client_cpu = _cpu(psutil.Process().cpu_times()) - _cpu(client)
-        server_cpu = _cpu(server.cpu_times()) - _cpu(served)
+        server_cpu = _server_cpu(server) - served
     state = check_database(url, count + WARMUP)
     rate = count / elapsed
     p50 = percentile(latencies, 0.50) * 1000
@@ -341,6 +360,7 @@ def bench(
         "backend": backend,
         "count": count,
         "concurrency": concurrency,
+        "workers": workers,
         "client": client_kind,
         "seconds": round(elapsed, 2),
         "per_second": round(rate, 1),
@@ -367,6 +387,10 @@ def main() -> int:
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
     parser.add_argument(
+        "--workers", type=int, default=1, help="server processes on SQLite (one writer: 1)"
+    )
+    parser.add_argument("--pg-workers", type=int, default=2, help="server processes on PostgreSQL")
+    parser.add_argument(
         "--client",
         choices=["raw", "httpx"],
         default="raw",
@@ -379,16 +403,33 @@ def main() -> int:
         if not args.no_sqlite:
             with sqlite_database() as url:
                 results.append(
-                    bench("sqlite", url, args.count, args.concurrency, Path(logs), args.client)
+                    bench(
+                        "sqlite",
+                        url,
+                        args.count,
+                        args.concurrency,
+                        Path(logs),
+                        args.client,
+                        args.workers,
+                    )
                 )
         if args.database_url:
             with postgres_database(args.database_url) as url:
                 results.append(
-                    bench("postgresql", url, args.count, args.concurrency, Path(logs), args.client)
+                    bench(
+                        "postgresql",
+                        url,
+                        args.count,
+                        args.concurrency,
+                        Path(logs),
+                        args.client,
+                        args.pg_workers,
+                    )
                 )
     for r in results:
         print(
-            f"{r['backend']:>10} ({r['client']} client): {r['count']} acknowledgements in "
+            f"{r['backend']:>10} ({r['workers']} worker(s), {r['client']} client): "
+            f"{r['count']} acknowledgements in "
             f"{r['seconds']} s = "
             f"{r['per_second']}/s; latency p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
             f"max {r['max_ms']} ms; CPU per request: server "

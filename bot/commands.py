@@ -67,11 +67,29 @@ HELP_TEXT = N_(
 )
 
 
-def handle_reply(session: Session, *, person: Person, text: str, clock: Clock, via: str) -> str:
+class _NotLoaded(enum.Enum):
+    NOT_LOADED = enum.auto()
+
+
+#: ``latest_open`` of :func:`handle_reply` when the caller has not looked it up.
+NOT_LOADED = _NotLoaded.NOT_LOADED
+
+
+def handle_reply(
+    session: Session,
+    *,
+    person: Person,
+    text: str,
+    clock: Clock,
+    via: str,
+    latest_open: Prompt | _NotLoaded | None = NOT_LOADED,
+) -> str:
     """Carry out a reply from ``person`` and return the answer in their language.
 
     The caller commits.  A refusal (someone else's prompt, nothing open) is
-    answered, not raised.
+    answered, not raised.  ``latest_open`` is the person's latest open prompt
+    when the caller has already loaded it with the person (the SMS webhook finds
+    both in one query); by default it is looked up when the reply needs it.
     """
     t = translator(person.locale)
     command = parse_reply(text)
@@ -85,7 +103,11 @@ def handle_reply(session: Session, *, person: Person, text: str, clock: Clock, v
         if command.intent is Intent.HELP:
             return t.gettext(HELP_TEXT)
         if command.intent is Intent.ACK_LATEST:
-            prompt = latest_open_prompt(session, person=person)
+            prompt = (
+                latest_open_prompt(session, person=person)
+                if latest_open is NOT_LOADED
+                else latest_open
+            )
             if prompt is None:
                 return t.gettext(N_("You have no prompt waiting for an acknowledgement."))
         else:

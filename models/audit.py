@@ -7,8 +7,8 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import JSON, Column, func, insert, select
+from sqlmodel import Field, Session, SQLModel
 
 from models.types import UTCDateTime, dump
 
@@ -61,13 +61,20 @@ def record(
     subject_id: int | None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an audit record in the caller's transaction and return it."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Append an audit record in the caller's transaction and return it.
+
+    The caller's pending changes are flushed first; the record itself is written
+    with one ``INSERT`` (no ORM unit of work) and is not added to the session.
+    """
+    session.flush()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
         # Two transactions reading the same last hash would fork the chain (several
         # dispatch workers, the scheduler's jobs): appends take turns until commit.
-        session.exec(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
-    last = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
-    prev_hash = last or GENESIS_HASH
+        # The lock is taken by a statement of its own: the next one's snapshot, taken
+        # after the lock is held, sees the last record committed before it.
+        connection.execute(_CHAIN_LOCK)
+    prev_hash = connection.execute(_LAST_HASH).scalar() or GENESIS_HASH
     event = AuditEvent(
         at=at,
         actor_id=actor_id,
@@ -79,6 +86,24 @@ def record(
         hash="",
     )
     event.hash = event_hash(prev_hash, event)
-    session.add(event)
-    session.flush()
+    event.id = connection.execute(
+        _INSERT,
+        {
+            "at": event.at,
+            "actor_id": actor_id,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "data": event.data,
+            "prev_hash": prev_hash,
+            "hash": event.hash,
+        },
+    ).scalar_one()
     return event
+
+
+_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
+# Built once: constructing a statement costs more than running a cached one.
+_CHAIN_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
+_LAST_HASH = select(_TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)

@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 import models  # noqa: F401 - registers every table on SQLModel.metadata
@@ -40,8 +41,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ``pool_pre_ping``: a ping is one more round trip on every checkout.  Connections
+    # are recycled before a server or a firewall drops them for idleness; a connection
+    # found dead (a database restart) invalidates the whole pool, so the next checkout
+    # connects afresh, and :func:`is_disconnect` lets a caller retry a transaction.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
     return create_engine(url, **kwargs)
+
+
+#: Connections older than this are replaced at checkout (PostgreSQL).
+POOL_RECYCLE_SECONDS = 1800
+
+
+def is_disconnect(error: BaseException) -> bool:
+    """Whether ``error`` says the database connection was lost (the pool then reconnects).
+
+    A transaction that failed this way before its commit was sent was rolled back
+    with the connection, so it can be run again on a new one.
+    """
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 @contextmanager

@@ -10,7 +10,8 @@ import enum
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from config.i18n import N_
@@ -166,16 +167,7 @@ def parse_prompt_code(text: str) -> int | None:
 
 def latest_open_prompt(session: Session, *, person: Person) -> Prompt | None:
     """The person's most recent prompt still waiting for an acknowledgement."""
-    return session.exec(
-        select(Prompt)
-        .where(
-            Prompt.person_id == person.id,
-            Prompt.status == PromptStatus.OPEN,
-            Prompt.requires_ack == True,  # noqa: E712 - SQL expression
-        )
-        .order_by(col(Prompt.created_at).desc(), col(Prompt.id).desc())
-        .limit(1)
-    ).first()
+    return session.exec(_LATEST_OPEN, params={"person_id": person.id}).first()
 
 
 def acknowledge_prompt(
@@ -184,6 +176,9 @@ def acknowledge_prompt(
     """Record that ``actor`` has read ``prompt`` (已阅).
 
     Only the addressee may acknowledge; a second acknowledgement changes nothing.
+    The change is one ``UPDATE ... WHERE status = 'open'``: of two acknowledgements
+    at once (two workers, two channels) only one finds the prompt open, so the
+    acknowledgement and its audit record are written once.
 
     Args:
         session: the open session; the caller commits.
@@ -206,10 +201,20 @@ def acknowledge_prompt(
     if prompt.status is PromptStatus.CANCELLED:
         raise IllegalTransition(N_("this prompt was withdrawn"))
     now = clock.now()
-    prompt.status = PromptStatus.ACKNOWLEDGED
-    prompt.acknowledged_at = now
-    prompt.acknowledged_via = via
-    session.add(prompt)
+    changed = session.execute(
+        _ACKNOWLEDGE,
+        {"prompt_id": prompt.id, "now": now, "via": via},
+        execution_options={"synchronize_session": False},
+    ).first()
+    if changed is None:
+        # Someone else changed it since it was loaded: go by what is stored now.
+        session.refresh(prompt, ["status", "acknowledged_at", "acknowledged_via"])
+        if prompt.status is PromptStatus.CANCELLED:
+            raise IllegalTransition(N_("this prompt was withdrawn"))
+        return False
+    set_committed_value(prompt, "status", PromptStatus.ACKNOWLEDGED)
+    set_committed_value(prompt, "acknowledged_at", now)
+    set_committed_value(prompt, "acknowledged_via", via)
     record(
         session,
         at=now,
@@ -220,3 +225,30 @@ def acknowledge_prompt(
         data={"via": via},
     )
     return True
+
+
+#: Prompts waiting for an acknowledgement (see :func:`latest_open_prompt`).
+AWAITING_ACK = (
+    col(Prompt.status) == PromptStatus.OPEN,
+    col(Prompt.requires_ack).is_(True),
+)
+#: The order in which the latest prompt comes first.
+LATEST_FIRST = (col(Prompt.created_at).desc(), col(Prompt.id).desc())
+
+# Built once: constructing a statement costs more than running a cached one.
+_LATEST_OPEN = (
+    select(Prompt)
+    .where(col(Prompt.person_id) == bindparam("person_id"), *AWAITING_ACK)
+    .order_by(*LATEST_FIRST)
+    .limit(1)
+)
+_ACKNOWLEDGE = (
+    update(Prompt)
+    .where(col(Prompt.id) == bindparam("prompt_id"), col(Prompt.status) == PromptStatus.OPEN)
+    .values(
+        status=PromptStatus.ACKNOWLEDGED,
+        acknowledged_at=bindparam("now"),
+        acknowledged_via=bindparam("via"),
+    )
+    .returning(col(Prompt.id))
+)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import socket
 from datetime import date, datetime, time
 from typing import Annotated, Any
@@ -197,6 +199,18 @@ def web(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help=_("Log every request."))
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help=_(
+                "Processes serving the one listening socket (PostgreSQL; on SQLite, "
+                "which has one writer, keep 1)."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app alone: webhooks, acknowledgement links and the officer API."""
     context = app_context(ctx)
@@ -206,10 +220,62 @@ def web(
     engine = context.ready_engine()
     sock = listen(context.settings.WEB_HOST, context.settings.WEB_PORT)
     try:
-        asyncio.run(_serve(context, engine, sock, access_log))
+        if workers == 1:
+            asyncio.run(_serve(context, engine, sock, access_log))
+        else:
+            _serve_forked(context, engine, sock, access_log, workers)
     finally:
         sock.close()
         context.close()
+
+
+def _serve_forked(
+    context: AppContext, engine: Engine, sock: socket.socket, access_log: bool, workers: int
+) -> None:
+    """Serve from ``workers`` forked processes that accept on ``sock``; wait for them all.
+
+    Each process has its own event loop and its own connections (the pool is
+    emptied before the fork: no connection is shared).  SIGINT/SIGTERM are passed
+    on to the workers, which finish the requests under way and exit.
+
+    Raises:
+        typer.Exit: a worker exited with an error (the code of the first one).
+    """
+    engine.dispose()
+    children: list[int] = []
+    for _index in range(workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                engine.dispose(close=False)
+                asyncio.run(_serve(context, engine, sock, access_log))
+            except BaseException:
+                log.exception("a web worker stopped with an error")
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    log.info("riskprompt web: %s worker processes", workers)
+    failed = 0
+    for child in children:
+        _pid, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code and not failed:
+            failed = code if code > 0 else 1
+    if failed:
+        raise typer.Exit(failed)
 
 
 # -- tokens --------------------------------------------------------------------------------

@@ -4,11 +4,13 @@ Routes are thin: they parse the request, then hand one function of a session to
 :meth:`WebContext.run`, which runs it inside a transaction (commit on success,
 rollback on any error) and gives back its result: in a worker thread on
 PostgreSQL, on the event loop on SQLite (see :meth:`WebContext.run`).  The whole
-of a request's database work happens in one thread, on one connection.
+of a request's database work happens in one thread, on one connection (a new one
+when the first was found dead: see :meth:`WebContext.run_sync`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -19,13 +21,16 @@ import anyio
 import anyio.to_thread
 from fastapi import Request
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from config.i18n import normalise_locale
 from config.settings import Settings
 from models.clock import Clock
+from models.db import is_disconnect
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Receives a Telegram update (the decoded JSON of the webhook's body).
 TelegramHandler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -73,9 +78,24 @@ class WebContext:
                 raise
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
-        """Run ``work(session)`` in a transaction in this thread and return its result."""
-        with self.transaction() as session:
-            return work(session)
+        """Run ``work(session)`` in a transaction in this thread and return its result.
+
+        When the connection turns out dead before the commit (the database was
+        restarted), the pool reconnects and ``work`` runs once more on a new
+        connection: its first transaction was rolled back with the old one.
+        """
+        committing = False
+        for attempt in (1, 2):
+            try:
+                with self.transaction() as session:
+                    result = work(session)
+                    committing = True  # the commit follows on leaving the block
+                return result
+            except DBAPIError as exc:
+                if attempt == 2 or committing or not is_disconnect(exc):
+                    raise
+                log.warning("the database connection was lost; trying again on a new one")
+        raise AssertionError("unreachable")
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a transaction and return its result.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import and_, bindparam, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -17,7 +17,7 @@ from models.catalog import Post
 from models.conversations import ApiToken
 from models.errors import InvalidInput
 from models.people import Person, normalise_mobile
-from models.prompts import Prompt, PromptStatus
+from models.prompts import AWAITING_ACK, LATEST_FIRST, Prompt, PromptStatus
 from models.warnings import (
     Rectification,
     RectificationStatus,
@@ -69,20 +69,41 @@ def _count(session: Session, query: Any) -> int:
     return int(session.exec(select(func.count()).select_from(query.subquery())).one())
 
 
-def person_by_mobile(session: Session, *, mobile: str) -> Person | None:
-    """The active person with this mobile number (E.164, or national in China), or None."""
+def _mobile_numbers(mobile: str) -> list[str]:
     numbers = [mobile.strip()]
     if not numbers[0].startswith("+"):
         try:
             numbers.append(normalise_mobile(numbers[0]))
         except InvalidInput:
             pass
-    return session.exec(
-        select(Person)
-        .where(col(Person.mobile).in_(numbers), col(Person.active).is_(True))
-        .order_by(col(Person.id))
-        .limit(1)
+    return numbers
+
+
+def person_and_latest_prompt_by_mobile(
+    session: Session, *, mobile: str
+) -> tuple[Person | None, Prompt | None]:
+    """The active person with this mobile number and their latest open prompt, in one query.
+
+    The number is in E.164, or national in China; (None, None): nobody has it.  The
+    prompt is the one :func:`models.prompts.latest_open_prompt` finds (None: nothing
+    waits for an acknowledgement); an SMS reply most often acknowledges it.
+    """
+    row = session.exec(
+        _PERSON_AND_LATEST_PROMPT, params={"numbers": _mobile_numbers(mobile)}
     ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+# Built once: constructing a statement costs more than running a cached one.
+_PERSON_AND_LATEST_PROMPT = (
+    select(Person, Prompt)
+    .outerjoin(Prompt, and_(col(Prompt.person_id) == col(Person.id), *AWAITING_ACK))
+    .where(
+        col(Person.mobile).in_(bindparam("numbers", expanding=True)), col(Person.active).is_(True)
+    )
+    .order_by(col(Person.id), *LATEST_FIRST)
+    .limit(1)
+)
 
 
 def person_id_of(session: Session, staff_id: str) -> int | None:

@@ -28,7 +28,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot.commands import handle_reply
 from config.i18n import N_, translator
 from riskprompt.web.context import WebContext, web_context
-from riskprompt.web.queries import person_by_mobile
+from riskprompt.web.queries import person_and_latest_prompt_by_mobile
 from riskprompt.web.receipts import record_receipt
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,14 @@ async def inbound_sms(request: Request) -> Response:
     assert isinstance(sender, str) and isinstance(text, str)
 
     def reply(session: Session) -> str:
-        person = person_by_mobile(session, mobile=sender) if sender else None
+        person, latest = (
+            person_and_latest_prompt_by_mobile(session, mobile=sender) if sender else (None, None)
+        )
         if person is None:
             return translator(context.settings.LOCALE).gettext(UNKNOWN_NUMBER)
-        return handle_reply(session, person=person, text=text, clock=context.clock, via="sms")
+        return handle_reply(
+            session, person=person, text=text, clock=context.clock, via="sms", latest_open=latest
+        )
 
     answer = await context.run(reply)
     # After STOP Twilio sends its own confirmation and blocks ours (error 21610).

@@ -162,6 +162,39 @@ def test_a_withdrawn_prompt_cannot_be_acknowledged(session: Session, clock) -> N
         acknowledge_prompt(session, prompt=prompt, actor=owner, clock=clock, via="cli")
 
 
+def test_an_acknowledgement_made_meanwhile_elsewhere_is_not_recorded_twice(
+    session: Session, engine, clock
+) -> None:
+    unit = make_unit(session)
+    owner = make_person(session, unit=unit)
+    prompt = _prompt(session, clock, owner)
+    cancelled = _prompt(session, clock, owner, period="2026-11")
+    session.commit()
+
+    with Session(engine, expire_on_commit=False) as other:
+        # The other front end loaded both while they were still open...
+        stale = other.get(Prompt, prompt.id)
+        stale_cancelled = other.get(Prompt, cancelled.id)
+        reader = other.get(type(owner), owner.id)
+        # ...then this one acknowledged the first and an officer withdrew the second.
+        assert acknowledge_prompt(session, prompt=prompt, actor=owner, clock=clock, via="sms")
+        cancelled.status = PromptStatus.CANCELLED
+        session.add(cancelled)
+        session.commit()
+
+        assert not acknowledge_prompt(other, prompt=stale, actor=reader, clock=clock, via="api")
+        assert stale.status is PromptStatus.ACKNOWLEDGED
+        assert stale.acknowledged_via == "sms"
+        with pytest.raises(IllegalTransition):
+            acknowledge_prompt(other, prompt=stale_cancelled, actor=reader, clock=clock, via="api")
+        other.commit()
+
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "prompt.acknowledged")
+    ).all()
+    assert len(events) == 1
+
+
 def test_monthly_prompt_is_unique_per_person_post_period(session: Session, clock) -> None:
     unit = make_unit(session)
     post = make_post(session, unit=unit)

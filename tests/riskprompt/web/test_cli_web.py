@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from sqlmodel import Session, select
 
@@ -178,7 +179,9 @@ def _started(process: subprocess.Popen, pattern: str, timeout: float = 20) -> st
     raise AssertionError("".join(seen))
 
 
-@pytest.mark.parametrize("command", [["web", "--port", "0"], ["run"]])
+@pytest.mark.parametrize(
+    "command", [["web", "--port", "0"], ["web", "--port", "0", "--workers", "2"], ["run"]]
+)
 def test_web_and_run_serve_the_app_and_stop_on_sigterm(database, tmp_path, org, command):
     env = {
         **os.environ,
@@ -204,6 +207,8 @@ def test_web_and_run_serve_the_app_and_stop_on_sigterm(database, tmp_path, org, 
                 time.sleep(0.1)
         assert response.json() == {"status": "ok", "database": "ok"}
         assert httpx.get(url + "/api/v1/prompts").status_code == 401
+        if "--workers" in command:
+            assert len(psutil.Process(process.pid).children()) == 2
         process.send_signal(signal.SIGTERM)
         _, log = process.communicate(timeout=20)
     finally:

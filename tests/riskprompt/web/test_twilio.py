@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
 from config.i18n import translator
 from config.settings import Settings
 from models.clock import FixedClock
+from models.db import make_engine
 from models.people import Channel, Person
 from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
 from riskprompt.web import create_app
@@ -269,3 +270,28 @@ def test_status_callbacks_need_a_signature_and_unknown_ids_change_nothing(
     with Session(engine) as s:
         assert "receipts" not in s.get(Delivery, delivery.id).extra
     assert audit_count(engine, "delivery.receipt") == 0
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_a_lost_database_connection_is_replaced_and_the_reply_carried_out(client, engine, reader):
+    first = sms(f"P{reader[1].id}")
+    assert post_form(client, "/twilio/sms", first, sign("/twilio/sms", first)).status_code == 200
+    # The pooled connection dies under the app, as in a database restart.
+    admin = make_engine(engine.url.render_as_string(hide_password=False))
+    with admin.begin() as connection:
+        killed = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+    admin.dispose()
+    assert killed >= 1
+
+    form = sms("1")
+    response = post_form(client, "/twilio/sms", form, sign("/twilio/sms", form))
+
+    assert response.status_code == 200
+    assert "<Message>Acknowledged: Latest. Thank you.</Message>" in response.text
+    assert statuses(engine) == [PromptStatus.ACKNOWLEDGED, PromptStatus.ACKNOWLEDGED]
+    assert audit_count(engine, "prompt.acknowledged") == 2
