@@ -245,6 +245,7 @@ def _register() -> None:
     from riskprompt.cli import chat, dispatch, prompts, transfer, web
     from riskprompt.cli import demo as demo_command
     from riskprompt.cli import report as report_command
+    from riskprompt.cli import tick as tick_command
     from riskprompt.cli import warnings as warnings_command
 
     transfer.register(app)
@@ -254,6 +255,7 @@ def _register() -> None:
     chat.register(app, people_app)
     demo_command.register(app)
     report_command.register(app)
+    tick_command.register(app)
     warnings_command.register(app)
 
 

@@ -1,0 +1,89 @@
+"""``riskprompt tick``: run, once, everything due up to now or up to ``--at``.
+
+For deployments driven by cron instead of ``riskprompt run``, for catching up by
+hand, and for checks that move the clock: with ``--at`` in the future the run
+behaves exactly as if that moment had come (the clock is injected everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from apscheduler.triggers.cron import CronTrigger
+
+from config.i18n import _, format_number
+from config.settings import Settings
+from models.clock import Clock, FixedClock
+from models.db import session_scope
+from models.periods import current_period, period_bounds
+from notifications.planning import expand_due_broadcasts
+from notifications.scheduler import catch_up, plan_period
+from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.cli.dispatch import _configure_logging, _dispatch, _stats_line
+from riskprompt.cli.prompts import parse_at
+
+
+def register(app: typer.Typer) -> None:
+    """Add the tick command to ``app``."""
+    app.command(
+        "tick",
+        help=_(
+            "Run once everything due up to now (or --at): missed monthly cycles, "
+            "due special prompts and due deliveries."
+        ),
+    )(tick)
+
+
+def monthly_cycle_due(*, clock: Clock, settings: Settings) -> bool:
+    """Whether this month's monthly tick (``MONTHLY_CRON``) has come by now."""
+    zone = settings.zone
+    now = clock.now().astimezone(zone)
+    first_day, _last_day = period_bounds(current_period(clock=clock, settings=settings))
+    month_start = datetime(first_day.year, first_day.month, 1, tzinfo=zone)
+    trigger = CronTrigger.from_crontab(settings.MONTHLY_CRON, timezone=zone)
+    fire = trigger.get_next_fire_time(None, month_start)
+    return fire is not None and fire <= now
+
+
+@reports_errors
+def tick(
+    ctx: typer.Context,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help=_(
+                "Run as if it were this moment, YYYY-MM-DD HH:MM in the configured time zone "
+                "(default: now)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run once everything that is due."""
+    context = app_context(ctx)
+    _configure_logging(logging.WARNING)
+    settings = context.settings
+    clock: Clock = FixedClock(parse_at(at, context)) if at else context.clock
+    engine = context.ready_engine()
+    console = context.console
+    for period in catch_up(engine=engine, settings=settings, clock=clock):
+        console.print(_("Caught up the monthly cycle of %(period)s.") % {"period": period})
+    if monthly_cycle_due(clock=clock, settings=settings):
+        period = current_period(clock=clock, settings=settings)
+        result = plan_period(engine=engine, settings=settings, clock=clock, period=period)
+        console.print(
+            _("Monthly cycle %(period)s: %(n)s new prompts.")
+            % {"period": period, "n": format_number(result.prompts_created)}
+        )
+    with session_scope(engine) as session:
+        expanded = expand_due_broadcasts(session, clock=clock, settings=settings)
+    console.print(
+        _("Special prompts fallen due: %(n)s.") % {"n": format_number(expanded)}, highlight=False
+    )
+    stats = asyncio.run(_dispatch(engine, settings, clock, True))
+    console.print(_stats_line(stats), highlight=False)
