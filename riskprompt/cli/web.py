@@ -18,6 +18,7 @@ from config.settings import Settings
 from models.clock import Clock
 from models.conversations import create_api_token, revoke_api_token
 from models.errors import InvalidInput, NotFound
+from models.listings import list_tokens, page_corrections
 from models.prompts import Prompt, acknowledge_prompt
 from models.queries import get_person
 from models.warnings import (
@@ -32,7 +33,6 @@ from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
 from riskprompt.context import AppContext
 from riskprompt.web import create_app
 from riskprompt.web.context import TelegramHandler
-from riskprompt.web.queries import list_tokens, page_corrections
 from riskprompt.web.server import make_server
 
 log = logging.getLogger("riskprompt.web")

@@ -16,6 +16,12 @@ from sqlmodel import Session
 from config.i18n import N_, translator
 from models.conversations import authenticate_token
 from models.errors import NotFound, PermissionDenied
+from models.listings import (
+    correction_row,
+    page_corrections,
+    page_prompts,
+    page_warnings,
+)
 from models.people import Person
 from models.prompts import PromptStatus
 from models.warnings import (
@@ -27,12 +33,6 @@ from models.warnings import (
 )
 from notifications.planning import issue_special_prompt
 from riskprompt.web.context import WebContext, reader_locale, web_context
-from riskprompt.web.queries import (
-    correction_row,
-    page_corrections,
-    page_prompts,
-    page_warnings,
-)
 from riskprompt.web.schemas import (
     MAX_ID,
     MAX_OFFSET,

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
+from models.listings import CorrectionRow, PromptRow, WarningRow
 from models.prompts import Broadcast, PromptKind, PromptStatus
 from models.warnings import MAX_TEXT, RectificationStatus, WarningColour, WarningForm, WarningStatus
-from riskprompt.web.queries import CorrectionRow, PromptRow, WarningRow
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: larger numbers are nobody's id
 MAX_PAGE = 200

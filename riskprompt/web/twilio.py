@@ -27,9 +27,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.commands import handle_reply
 from config.i18n import N_, translator
+from models.listings import person_and_latest_prompt_by_mobile
+from notifications.receipts import record_receipt
 from riskprompt.web.context import WebContext, web_context
-from riskprompt.web.queries import person_and_latest_prompt_by_mobile
-from riskprompt.web.receipts import record_receipt
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])

@@ -1,4 +1,4 @@
-"""Read-side queries of the officer API and the CLI: pages of prompts, warnings, corrections.
+"""Read-side queries shared by the officer API and the CLI: pages of prompts, warnings, corrections.
 
 Each returns one page (``limit``/``offset``, newest first) and the total count of
 what matches, so a client can page through everything.
@@ -69,6 +69,13 @@ def _count(session: Session, query: Any) -> int:
     return int(session.exec(select(func.count()).select_from(query.subquery())).one())
 
 
+def _paged(session: Session, query: Any, order: tuple[Any, ...], limit: int, offset: int) -> Any:
+    """The total of ``query`` and one page of its rows in ``order``."""
+    total = _count(session, query)
+    rows = session.exec(query.order_by(*order).limit(limit).offset(offset)).all()
+    return rows, total
+
+
 def _mobile_numbers(mobile: str) -> list[str]:
     numbers = [mobile.strip()]
     if not numbers[0].startswith("+"):
@@ -135,12 +142,9 @@ def page_prompts(
         query = query.where(Person.unit_id == unit_id)
     if staff_id is not None:
         query = query.where(Person.staff_id == staff_id)
-    total = _count(session, query)
-    rows = session.exec(
-        query.order_by(col(Prompt.created_at).desc(), col(Prompt.id).desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    rows, total = _paged(
+        session, query, (col(Prompt.created_at).desc(), col(Prompt.id).desc()), limit, offset
+    )
     return Page([PromptRow(p, person, post) for p, person, post in rows], total)
 
 
@@ -166,12 +170,9 @@ def page_warnings(
         query = query.where(Warning.colour == colour)
     if staff_id is not None:
         query = query.where(Person.staff_id == staff_id)
-    total = _count(session, query)
-    rows = session.exec(
-        query.order_by(col(Warning.created_at).desc(), col(Warning.id).desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    rows, total = _paged(
+        session, query, (col(Warning.created_at).desc(), col(Warning.id).desc()), limit, offset
+    )
     return Page([WarningRow(w, person, by) for w, person, by in rows], total)
 
 
@@ -195,13 +196,12 @@ def page_corrections(
         query = query.where(Rectification.status == status)
     if staff_id is not None:
         query = query.where(Person.staff_id == staff_id)
-    total = _count(session, query)
     # Pending reports wait in a queue: the oldest first; otherwise the newest first.
     if status is RectificationStatus.SUBMITTED:
-        order = [col(Rectification.submitted_at), col(Rectification.id)]
+        order = (col(Rectification.submitted_at), col(Rectification.id))
     else:
-        order = [col(Rectification.submitted_at).desc(), col(Rectification.id).desc()]
-    rows = session.exec(query.order_by(*order).limit(limit).offset(offset)).all()
+        order = (col(Rectification.submitted_at).desc(), col(Rectification.id).desc())
+    rows, total = _paged(session, query, order, limit, offset)
     return Page([CorrectionRow(c, w, p, r) for c, w, p, r in rows], total)
 
 
