@@ -46,9 +46,10 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from models.audit import AuditEvent, event_hash  # noqa: E402
+from models.audit import AuditEvent, verify_chain  # noqa: E402
 from models.catalog import Unit  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.people import Person  # noqa: E402
@@ -143,27 +144,27 @@ def seed(url: str, people: int) -> None:
 
 
 def check_database(url: str, expected: int) -> dict[str, object]:
-    """How many prompts are acknowledged, how many audit records, whether the chain holds."""
+    """How many prompts are acknowledged, how many audit records, whether the chain holds.
+
+    The chain is checked by ``riskprompt audit verify``'s own walk (every record's
+    hash recomputed, each chained to the one before, the last one named by the head).
+    """
     engine = make_engine(url)
     with engine.connect() as conn:
         acknowledged = conn.execute(
             select(func.count()).where(Prompt.status == PromptStatus.ACKNOWLEDGED)
         ).scalar()
-        events = conn.execute(select(AuditEvent).order_by(AuditEvent.id)).all()
+        audited = conn.execute(
+            select(func.count()).where(AuditEvent.action == "prompt.acknowledged")
+        ).scalar()
+    with Session(engine) as session:
+        report = verify_chain(session)
     engine.dispose()
-    prev = "0" * 64
-    chain_ok = True
-    for row in events:
-        event = AuditEvent(**row._mapping)
-        if event.prev_hash != prev or event_hash(prev, event) != event.hash:
-            chain_ok = False
-            break
-        prev = event.hash
     return {
         "acknowledged": acknowledged,
-        "audit_records": len(events),
-        "chain_ok": chain_ok,
-        "all_done": acknowledged == expected and len(events) == expected,
+        "audit_records": audited,
+        "chain_ok": report.ok,
+        "all_done": acknowledged == expected and audited == expected and report.ok,
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 import models  # noqa: F401 - registers every table on SQLModel.metadata
+from models.audit import sqlite_sha256_hex
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 metadata = SQLModel.metadata
@@ -29,10 +30,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # power loss may take the last commits back (SQLite is the embedded default).
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The audit chain hashes in SQL (models.audit.record); PostgreSQL has sha256().
+    dbapi_connection.create_function("sha256_hex", 1, sqlite_sha256_hex, deterministic=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets its folder created, WAL and foreign keys."""
+    """An engine for ``url``; SQLite gets its folder, WAL, foreign keys and ``sha256_hex``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -33,7 +32,7 @@ from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
 from riskprompt.context import AppContext
 from riskprompt.web import create_app
 from riskprompt.web.context import TelegramHandler
-from riskprompt.web.server import make_server
+from riskprompt.web.server import make_server, run_event_loop
 
 log = logging.getLogger("riskprompt.web")
 
@@ -64,8 +63,15 @@ def register(app: typer.Typer) -> None:
 # -- serving -------------------------------------------------------------------------------
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(
+    host: str, port: int, *, reuse_port: bool = False, listening: bool = True
+) -> socket.socket:
     """A listening socket on ``host:port`` (port 0: any free one), bound before anything starts.
+
+    ``reuse_port`` binds with ``SO_REUSEPORT``, so that each web worker listens on
+    a socket of its own on the same port and the kernel shares the connections
+    out; ``listening=False`` only binds (the parent of the workers holds the port
+    that way, see :func:`_serve_forked`).
 
     Raises:
         InvalidInput: the address cannot be listened on (in use, not ours...).
@@ -79,8 +85,11 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(2048)
+        if listening:
+            sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise InvalidInput(
@@ -214,14 +223,19 @@ def web(
 ) -> None:
     """Serve the web app alone: webhooks, acknowledgement links and the officer API."""
     context = app_context(ctx)
-    _configure_logging(logging.INFO)
+    _configure_logging(logging.INFO, context.settings)
     updates = {k: v for k, v in (("WEB_HOST", host), ("WEB_PORT", port)) if v is not None}
     context.settings = context.settings.model_copy(update=updates)
     engine = context.ready_engine()
-    sock = listen(context.settings.WEB_HOST, context.settings.WEB_PORT)
+    sock = listen(
+        context.settings.WEB_HOST,
+        context.settings.WEB_PORT,
+        reuse_port=workers > 1,
+        listening=workers == 1,
+    )
     try:
         if workers == 1:
-            asyncio.run(_serve(context, engine, sock, access_log))
+            run_event_loop(_serve(context, engine, sock, access_log))
         else:
             _serve_forked(context, engine, sock, access_log, workers)
     finally:
@@ -232,11 +246,16 @@ def web(
 def _serve_forked(
     context: AppContext, engine: Engine, sock: socket.socket, access_log: bool, workers: int
 ) -> None:
-    """Serve from ``workers`` forked processes that accept on ``sock``; wait for them all.
+    """Serve from ``workers`` forked processes on the port of ``sock``; wait for them all.
 
-    Each process has its own event loop and its own connections (the pool is
-    emptied before the fork: no connection is shared).  SIGINT/SIGTERM are passed
-    on to the workers, which finish the requests under way and exit.
+    ``sock`` is bound with ``SO_REUSEPORT`` and not listening; each process
+    listens on a socket of its own on that port, and the kernel shares the
+    connections out among them.  (On one shared listening socket, the first
+    process to wake accepts every connection waiting: a client that opens its
+    keep-alive connections at once ends up on one process.)  Each process has its
+    own event loop and its own database connections (the pool is emptied before
+    the fork: no connection is shared).  SIGINT/SIGTERM are passed on to the
+    workers, which finish the requests under way and exit.
 
     Raises:
         typer.Exit: a worker exited with an error (the code of the first one).
@@ -249,7 +268,10 @@ def _serve_forked(
             code = 0
             try:
                 engine.dispose(close=False)
-                asyncio.run(_serve(context, engine, sock, access_log))
+                host, port = sock.getsockname()[:2]
+                own = listen(host, port, reuse_port=True)
+                sock.close()
+                run_event_loop(_serve(context, engine, own, access_log))
             except BaseException:
                 log.exception("a web worker stopped with an error")
                 code = 1

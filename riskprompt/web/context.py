@@ -10,9 +10,12 @@ when the first was found dead: see :meth:`WebContext.run_sync`).
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,6 +35,8 @@ from models.db import is_disconnect
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+#: Transactions a web process runs at once on PostgreSQL (each in a worker thread).
+TRANSACTION_THREADS = 2
 #: Receives a Telegram update (the decoded JSON of the webhook's body).
 TelegramHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -53,7 +58,7 @@ class WebContext:
     clock: Clock
     telegram_handler: TelegramHandler | None = None
     _write_lock: threading.Lock | None = field(default=None, init=False, repr=False)
-    _limiter: anyio.CapacityLimiter | None = field(default=None, init=False, repr=False)
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.engine.dialect.name == "sqlite":
@@ -62,9 +67,15 @@ class WebContext:
             # This process's transactions take turns on a lock instead.
             self._write_lock = threading.Lock()
         else:
-            # Every write appends to the audit chain, which takes turns on PostgreSQL:
-            # a few threads keep the connections busy; more would only wait.
-            self._limiter = anyio.CapacityLimiter(self.engine.pool.size() + 3)
+            # Every write appends to the audit chain, which takes turns on PostgreSQL.
+            # Two threads overlap one transaction's round trips with the other's Python;
+            # more only queue on the chain and contend for the GIL with the thread that
+            # holds it (bench/inbound_bench.py, 2 web processes on 2 cores: 2 threads
+            # each 500-710/s, 4 threads 480-515/s, 8 threads 340-430/s).  A plain
+            # executor: handing it a call costs a third of what anyio.to_thread does.
+            self._executor = ThreadPoolExecutor(
+                min(self.engine.pool.size(), TRANSACTION_THREADS), thread_name_prefix="web-db"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -111,7 +122,11 @@ class WebContext:
         """
         if self._write_lock is not None:
             return self.run_sync(work)
-        return await anyio.to_thread.run_sync(self.run_sync, work, limiter=self._limiter)
+        # The thread sees this task's context variables (the reader's locale), as with anyio.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, context.run, self.run_sync, work
+        )
 
     async def run_blocking(self, call: Callable[[], T]) -> T:
         """Run a blocking ``call()`` (outside any transaction) in a worker thread."""
