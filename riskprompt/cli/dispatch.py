@@ -1,4 +1,4 @@
-"""``riskprompt dispatch``, ``riskprompt deliveries list`` and ``riskprompt run``."""
+"""``riskprompt dispatch`` and ``riskprompt deliveries list`` (``run`` is in :mod:`.run`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -30,6 +29,7 @@ from notifications.dispatcher import (
     list_deliveries,
 )
 from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.logs import configure_logging
 
 log = logging.getLogger("riskprompt.run")
 
@@ -52,16 +52,10 @@ CHANNEL_LABELS: dict[Channel, str] = {
 
 
 def register(app: typer.Typer) -> None:
-    """Add the dispatch, deliveries and run commands to ``app``."""
+    """Add the dispatch and deliveries commands to ``app``."""
     app.command(
         "dispatch", help=_("Send the deliveries that are due now and record what came of them.")
     )(dispatch)
-    app.command(
-        "run",
-        help=_(
-            "Run the scheduler, the dispatcher, the bot and the web app until SIGINT or SIGTERM."
-        ),
-    )(run)
     app.add_typer(deliveries_app, name="deliveries")
 
 
@@ -70,13 +64,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def _configure_logging(level: int) -> None:
-    # Operators' log lines go to stderr; stdout stays for the command's own output.
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # APScheduler logs every job run at INFO: a line per tick is noise.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def _configure_logging(level: int, settings: Settings) -> None:
+    # Operators' log lines go to stderr (text or JSON, secrets hidden); stdout stays for
+    # the command's own output.
+    configure_logging(level, settings)
 
 
 def _on_stop_signals(callback: Callable[[], None]) -> None:
@@ -144,8 +135,8 @@ def dispatch(
 ) -> None:
     """Send the deliveries that are due now and record what came of them."""
     context = app_context(ctx)
-    _configure_logging(logging.WARNING)
     settings = context.settings
+    _configure_logging(logging.WARNING, settings)
     if batch is not None:
         settings = settings.model_copy(update={"DISPATCH_BATCH_SIZE": batch})
     engine = context.ready_engine()
@@ -244,101 +235,3 @@ def deliveries_list(
         )
         % {"shown": format_number(len(rows)), "n": format_number(total)}
     )
-
-
-async def _run(
-    engine: Engine, settings: Settings, clock: Clock, web_socket: socket.socket | None = None
-) -> bool:
-    """Run until a stop signal; False when it stopped because the web server failed."""
-    from notifications.channels import build_adapters
-    from notifications.scheduler import build_scheduler, catch_up
-    from riskprompt.cli.web import bound_url, start_telegram, stop_telegram
-    from riskprompt.web import create_app
-    from riskprompt.web.server import make_server
-
-    stop = asyncio.Event()
-    _on_stop_signals(stop.set)
-    worker = worker_id()
-    async with Dispatcher(engine, settings, clock, build_adapters(settings), worker) as dispatcher:
-        periods = await asyncio.to_thread(catch_up, engine=engine, settings=settings, clock=clock)
-        scheduler = build_scheduler(
-            engine=engine, settings=settings, clock=clock, dispatcher=dispatcher
-        )
-        scheduler.start()
-        dispatcher.tick()  # what is due already goes out now, not after the first interval
-        log.info(
-            "riskprompt running as %s: time zone %s, monthly cycle %r, dispatch every %g s%s",
-            worker,
-            settings.TIMEZONE,
-            settings.MONTHLY_CRON,
-            settings.DISPATCH_INTERVAL_SECONDS,
-            f", caught up {', '.join(periods)}" if periods else "",
-        )
-        # Without the web app here, a webhook (PUBLIC_URL) is served by `riskprompt web`,
-        # which then runs the bot; otherwise this process runs it (polling or webhook).
-        bot, handler = await start_telegram(
-            settings, engine, clock, polling=True, webhook=web_socket is not None
-        )
-        server = None
-        serving: asyncio.Task[None] | None = None
-        if web_socket is not None:
-            app = create_app(
-                settings=settings, engine=engine, clock=clock, telegram_handler=handler
-            )
-            server = make_server(app, host=settings.WEB_HOST, port=settings.WEB_PORT, embedded=True)
-            serving = asyncio.create_task(server.serve(sockets=[web_socket]))
-            log.info("riskprompt web app at %s", bound_url(web_socket))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait(
-            [stopping, *([serving] if serving else [])], return_when=asyncio.FIRST_COMPLETED
-        )
-        clean = stop.is_set()
-        if not clean:
-            failure = serving.exception() if serving and not serving.cancelled() else None
-            log.error("the web server stopped by itself (%r); stopping", failure)
-        stopping.cancel()
-        log.info("riskprompt stopping: finishing the sends in flight")
-        if server is not None and serving is not None:
-            server.should_exit = True  # answers the requests under way, takes no new ones
-            await asyncio.gather(serving, return_exceptions=True)
-        await stop_telegram(bot)
-        scheduler.pause()  # no new tick while the dispatcher winds down
-        dispatcher.request_stop()
-        await dispatcher.wait_idle()
-        scheduler.shutdown(wait=False)
-        await asyncio.sleep(0)  # the shutdown runs on the loop's next turn
-    log.info("riskprompt stopped")
-    return clean
-
-
-@reports_errors
-def run(
-    ctx: typer.Context,
-    web: Annotated[
-        bool,
-        typer.Option(
-            "--web/--no-web",
-            help=_(
-                "Also serve the web app (webhooks, links, officer API) on "
-                "RISKPROMPT_WEB_HOST:RISKPROMPT_WEB_PORT."
-            ),
-        ),
-    ] = True,
-) -> None:
-    """Run the scheduler, the dispatcher, the bot and the web app until SIGINT or SIGTERM."""
-    from riskprompt.cli.web import listen
-
-    context = app_context(ctx)
-    _configure_logging(logging.INFO)
-    engine = context.ready_engine()
-    settings = context.settings
-    # Bound first: a port in use is said at once, before anything has started.
-    web_socket = listen(settings.WEB_HOST, settings.WEB_PORT) if web else None
-    try:
-        clean = asyncio.run(_run(engine, settings, context.clock, web_socket))
-    finally:
-        if web_socket is not None:
-            web_socket.close()
-        context.close()
-    if not clean:
-        raise typer.Exit(1)

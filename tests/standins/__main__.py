@@ -2,8 +2,10 @@
 
 Prints one JSON line (``{"kind", "url", "host", "port", "env"}``) once it
 listens, then reads commands from standard input, one per line, answering each
-with a JSON line: ``count`` (messages accepted so far), ``reset``, ``quit``.
-End of input stops it too.  ``--no-record`` keeps counts only (benchmarks).
+with a JSON line: ``count`` (messages accepted so far), ``duplicates`` (the
+count, the distinct addresses it went to and the messages beyond the first per
+address; needs recording), ``reset``, ``quit``.  End of input stops it too.
+``--no-record`` keeps counts only (benchmarks).
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def _count(standin: Standin) -> int:
     return standin.count
 
 
+def _addresses(standin: Standin) -> list[str]:
+    """The address of every accepted message (chat id, recipient or number), when recording."""
+    if isinstance(standin, TelegramStandin):
+        return [str(call.chat_id) for call in standin.sent()]
+    if isinstance(standin, SmtpStandin):
+        return [to for mail in standin.messages for to in mail.rcpt_tos]
+    return [message.to for message in standin.messages]
+
+
 def _say(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
     sys.stdout.flush()
@@ -75,6 +86,16 @@ async def serve(kind: str, record: bool) -> None:
                 break
             if command == "count":
                 _say({"count": _count(standin)})
+            elif command == "duplicates":
+                addresses = _addresses(standin)
+                distinct = len(set(addresses))
+                _say(
+                    {
+                        "count": _count(standin),
+                        "addresses": distinct,
+                        "duplicates": len(addresses) - distinct,
+                    }
+                )
             elif command == "reset":
                 standin.reset()
                 _say({"reset": True})

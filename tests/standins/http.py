@@ -33,17 +33,18 @@ class HttpStandin:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> Self:
-        """Listen on 127.0.0.1 and a free port."""
+        """Listen on 127.0.0.1 and a free port (the same port again after :meth:`down`)."""
         app = web.Application()
         self.routes(app)
-        self._changed = asyncio.Condition()
+        if self._changed is None:
+            self._changed = asyncio.Condition()
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0
         )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock, backlog=1024).start()
         return self
@@ -53,6 +54,15 @@ class HttpStandin:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def down(self) -> None:
+        """An outage: stop listening (connections are refused) until :meth:`up`."""
+        await self.stop()
+
+    async def up(self) -> None:
+        """End an outage: listen again on the same port."""
+        if self._runner is None:
+            await self.start()
 
     async def __aenter__(self) -> Self:
         return await self.start()

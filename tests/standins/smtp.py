@@ -239,12 +239,13 @@ class SmtpStandin:
         return protocol
 
     async def start(self) -> Self:
-        """Listen on 127.0.0.1 and a free port, in the running loop."""
+        """Listen on 127.0.0.1 and a free port (the same port again after :meth:`down`)."""
         loop = asyncio.get_running_loop()
-        self._changed = asyncio.Condition()
+        if self._changed is None:
+            self._changed = asyncio.Condition()
         ssl_context = self.tls_context if self.implicit_tls else None
         self._server = await loop.create_server(
-            self._protocol, self.host, 0, ssl=ssl_context, backlog=1024
+            self._protocol, self.host, self.port, ssl=ssl_context, backlog=1024
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -266,6 +267,15 @@ class SmtpStandin:
             self.drop_connections()
             await self._server.wait_closed()
             self._server = None
+
+    async def down(self) -> None:
+        """An outage: close every connection and refuse new ones until :meth:`up`."""
+        await self.stop()
+
+    async def up(self) -> None:
+        """End an outage: listen again on the same port."""
+        if self._server is None:
+            await self.start()
 
     async def __aenter__(self) -> Self:
         return await self.start()

@@ -8,6 +8,7 @@ Requests are ``POST /bot<token>/<method>`` (form, multipart or JSON); answers ar
     async with TelegramStandin() as api:
         api.fail_next(TelegramFault.flood(retry_after=3))   # next sendMessage: 429
         api.fail_chat(42, TelegramFault.blocked())           # chat 42: 403 blocked
+        api.storm(TelegramFault.flood(retry_after=5))        # every sendMessage: 429
         api.enqueue(api.message_update(42, "/start"))        # for getUpdates
         calls = await api.wait_for_calls(2)                  # recorded sendMessage calls
 """
@@ -224,6 +225,7 @@ class TelegramStandin(HttpStandin):
         self._user_message_ids = itertools.count(10_000)
         self._next_faults: list[_NextFault] = []
         self._chat_faults: dict[str, tuple[str | None, TelegramFault]] = {}
+        self._storm: tuple[str | None, TelegramFault] | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
@@ -269,10 +271,19 @@ class TelegramStandin(HttpStandin):
         """Answer every call for ``chat_id`` (of ``method``, or any) with ``fault``."""
         self._chat_faults[str(chat_id)] = (method.lower() if method else None, fault)
 
+    def storm(self, fault: TelegramFault, method: str | None = "sendMessage") -> None:
+        """Answer every call of ``method`` (None: any) with ``fault`` until :meth:`clear_faults`.
+
+        ``storm(TelegramFault.flood(retry_after=5))`` is a flood-control storm: every
+        message is refused with 429 and asks for 5 s of patience.
+        """
+        self._storm = (method.lower() if method else None, fault)
+
     def clear_faults(self) -> None:
         """Answer everything normally again."""
         self._next_faults.clear()
         self._chat_faults.clear()
+        self._storm = None
 
     def reset(self) -> None:
         """Forget recorded calls, counts and faults."""
@@ -429,6 +440,8 @@ class TelegramStandin(HttpStandin):
             only, fault = self._chat_faults[str(chat_id)]
             if only is None or only == method:
                 return fault
+        if self._storm is not None and self._storm[0] in (None, method):
+            return self._storm[1]
         for index, pending in enumerate(self._next_faults):
             if pending.method is None or pending.method == method:
                 if pending.skip:

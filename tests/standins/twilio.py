@@ -8,6 +8,7 @@ twilio library reaches it with ``client.api.base_url = api.url``
     async with TwilioStandin() as api:
         api.fail_number("+8613800000000", TwilioFault.invalid_number())
         api.fail_next(TwilioFault.server_error(), count=2)
+        api.fail_all(TwilioFault.server_error())   # until api.clear_faults()
         [sms] = await api.wait_for_messages(1)
 """
 
@@ -141,6 +142,7 @@ class TwilioStandin(HttpStandin):
         self._resources: dict[str, dict[str, Any]] = {}
         self._next_faults: list[TwilioFault] = []
         self._number_faults: dict[str, TwilioFault] = {}
+        self._every: TwilioFault | None = None
 
     # -- error injection -------------------------------------------------
 
@@ -152,10 +154,15 @@ class TwilioStandin(HttpStandin):
         """Answer every message to ``to`` with ``fault`` until :meth:`clear_faults`."""
         self._number_faults[to] = fault
 
+    def fail_all(self, fault: TwilioFault) -> None:
+        """Answer every message request with ``fault`` until :meth:`clear_faults` (an outage)."""
+        self._every = fault
+
     def clear_faults(self) -> None:
         """Accept everything again."""
         self._next_faults.clear()
         self._number_faults.clear()
+        self._every = None
 
     def reset(self) -> None:
         """Forget recorded requests, messages, counts and faults."""
@@ -207,10 +214,11 @@ class TwilioStandin(HttpStandin):
     # -- HTTP ------------------------------------------------------------
 
     def routes(self, app: web.Application) -> None:
-        """Create and fetch messages."""
+        """Create and fetch messages; fetch the account (``riskprompt doctor``)."""
         base = f"/{API_VERSION}/Accounts/{{sid}}/Messages"
         app.router.add_post(base + ".json", self._create)
         app.router.add_get(base + "/{message_sid}.json", self._fetch)
+        app.router.add_get(f"/{API_VERSION}/Accounts/{{sid}}.json", self._account)
 
     def _authorised(self, request: web.Request) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -278,6 +286,21 @@ class TwilioStandin(HttpStandin):
             return web.json_response(fault.body(), status=404)
         return web.json_response({k: v for k, v in resource.items() if not k.startswith("_")})
 
+    async def _account(self, request: web.Request) -> web.Response:
+        fault = self._check(request)
+        if fault is not None:
+            return web.json_response(fault.body(), status=fault.status)
+        sid = self.account_sid
+        return web.json_response(
+            {
+                "sid": sid,
+                "friendly_name": "Stand-in account",
+                "status": "active",
+                "type": "Full",
+                "uri": f"/{API_VERSION}/Accounts/{sid}.json",
+            }
+        )
+
     def _fault_for(self, params: dict[str, str]) -> TwilioFault | None:
         to = params.get("To", "")
         if not to:
@@ -288,6 +311,8 @@ class TwilioStandin(HttpStandin):
             return TwilioFault(400, 21602, "Message body is required.")
         if to in self._number_faults:
             return self._number_faults[to]
+        if self._every is not None:
+            return self._every
         if self._next_faults:
             return self._next_faults.pop(0)
         return None

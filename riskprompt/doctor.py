@@ -1,0 +1,368 @@
+"""``riskprompt doctor``: check the settings, the database and every configured channel.
+
+Each check gives a :class:`Check`: its name, a status (ok, warn, fail) and the
+reason, in the reader's language.  Only ``fail`` makes the command exit 1;
+``warn`` is for what works but should not go to production as it is (the
+placeholder secret key in development, a plain-HTTP public URL).
+
+Channels are reached with the same client libraries the adapters use, with the
+same settings: SMTP connect, EHLO, STARTTLS/TLS and AUTH (aiosmtplib); Telegram
+``getMe`` (python-telegram-bot); Twilio's account fetch (twilio); the file
+channel's folder written to and read back.  No reason ever carries a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import tempfile
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from config.i18n import N_, _, translator
+from config.settings import PLACEHOLDER_SECRET, Settings
+from models.db import current_revision, head_revision
+from models.people import Channel, Person
+from notifications.channels import build_adapters, distinct_adapters
+from notifications.channels.base import Message, Outcome
+from riskprompt.logs import Redactor, secrets_of
+
+#: Seconds one network check may take.
+CHECK_TIMEOUT_SECONDS = 10.0
+
+
+class Status(enum.StrEnum):
+    """How a check came out."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.OK: N_("OK"),
+    Status.WARN: N_("WARN"),
+    Status.FAIL: N_("FAIL"),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's table: what was checked, how it came out, and why."""
+
+    name: str
+    status: Status
+    reason: str
+    key: str = ""  # what other steps look for ("database", "schema")
+
+    @property
+    def failed(self) -> bool:
+        """Whether this check fails the command."""
+        return self.status is Status.FAIL
+
+
+def _ok(name: str, reason: str) -> Check:
+    return Check(name, Status.OK, reason)
+
+
+def _fail(name: str, reason: str) -> Check:
+    return Check(name, Status.FAIL, reason)
+
+
+def _error(exc: BaseException) -> str:
+    """An exception as one short line."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
+
+
+# -- settings, database, folders ----------------------------------------------------------------
+
+
+def check_settings(settings: Settings) -> list[Check]:
+    """The settings that load but are not ready for production."""
+    checks = []
+    name = _("Secret key")
+    if settings.SECRET_KEY == PLACEHOLDER_SECRET:
+        # load_settings refuses it in production; in development it is only a warning.
+        checks.append(
+            Check(name, Status.WARN, _("the placeholder; set RISKPROMPT_SECRET_KEY in production"))
+        )
+    elif len(settings.SECRET_KEY) < 16:
+        checks.append(Check(name, Status.WARN, _("shorter than 16 characters")))
+    else:
+        checks.append(_ok(name, _("set")))
+
+    name = _("Public URL")
+    needs_public = settings.telegram_enabled or settings.twilio_enabled
+    if not settings.PUBLIC_URL:
+        if needs_public and settings.ENVIRONMENT == "production":
+            checks.append(
+                _fail(
+                    name,
+                    _(
+                        "not set: Twilio cannot post replies and the Telegram bot cannot "
+                        "use a webhook"
+                    ),
+                )
+            )
+        else:
+            local = f"http://{settings.WEB_HOST}:{settings.WEB_PORT}"
+            status = Status.WARN if needs_public else Status.OK
+            checks.append(
+                Check(name, status, _("not set; links point at %(url)s") % {"url": local})
+            )
+    elif not settings.PUBLIC_URL.startswith("https://"):
+        checks.append(Check(name, Status.WARN, _("not HTTPS: Telegram webhooks need HTTPS")))
+    else:
+        checks.append(_ok(name, settings.PUBLIC_URL))
+    return checks
+
+
+def check_database(engine: Engine) -> list[Check]:
+    """The database answers and its schema is this version's."""
+    name = _("Database")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current = current_revision(engine)
+    except Exception as exc:  # any driver error is the answer here
+        reason = _("does not answer: %(error)s") % {"error": _error(exc)}
+        return [Check(name, Status.FAIL, reason, key="database")]
+    head = head_revision()
+    reached = Check(name, Status.OK, engine.dialect.name, key="database")
+    if current != head:
+        return [
+            reached,
+            Check(
+                _("Schema"),
+                Status.FAIL,
+                _("at %(current)s, this version needs %(head)s: run `riskprompt db upgrade`")
+                % {"current": current or _("empty"), "head": head},
+                key="schema",
+            ),
+        ]
+    return [reached, Check(_("Schema"), Status.OK, _("at %(head)s") % {"head": head}, key="schema")]
+
+
+def check_folder(name: str, folder: Path) -> Check:
+    """``folder`` exists (or can be made) and a file can be written there and read back."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-", delete=True) as handle:
+            handle.write(b"ok")
+            handle.flush()
+            handle.seek(0)
+            handle.read()
+    except OSError as exc:
+        return _fail(
+            name,
+            _("%(folder)s is not writable: %(error)s")
+            % {"folder": folder, "error": exc.strerror or _error(exc)},
+        )
+    return _ok(name, _("%(folder)s is writable") % {"folder": folder.resolve()})
+
+
+def uses_file_channel(settings: Settings) -> bool:
+    """Whether some channel goes to the file channel (no credentials, LOCAL_CHANNEL=file)."""
+    unconfigured = not (
+        settings.smtp_enabled and settings.twilio_enabled and settings.telegram_enabled
+    )
+    return unconfigured and settings.LOCAL_CHANNEL == "file"
+
+
+# -- channels -----------------------------------------------------------------------------------
+
+
+async def check_smtp(settings: Settings) -> Check:
+    """Connect, EHLO, STARTTLS or TLS as configured, and log in when a username is set."""
+    from aiosmtplib import SMTP
+
+    name = _("Email (SMTP)")
+    smtp = SMTP(
+        hostname=settings.SMTP_HOST,
+        port=settings.SMTP_PORT,
+        use_tls=settings.SMTP_TLS,
+        start_tls=settings.SMTP_STARTTLS and not settings.SMTP_TLS,
+        timeout=min(settings.SMTP_TIMEOUT_SECONDS, CHECK_TIMEOUT_SECONDS),
+    )
+    try:
+        await smtp.connect()
+        await smtp.ehlo()
+        if settings.SMTP_USERNAME:
+            await smtp.login(settings.SMTP_USERNAME, settings.SMTP_PASSWORD or "")
+        await smtp.quit()
+    except Exception as exc:  # refused, timed out, TLS, AUTH: each is the reason
+        smtp.close()
+        return _fail(name, f"{settings.SMTP_HOST}:{settings.SMTP_PORT}: {_error(exc)}")
+    how = _("logged in") if settings.SMTP_USERNAME else _("connected")
+    return _ok(name, f"{settings.SMTP_HOST}:{settings.SMTP_PORT}: {how}")
+
+
+async def check_telegram(settings: Settings) -> Check:
+    """Call getMe with the bot token."""
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    name = _("Telegram")
+    request = HTTPXRequest(
+        connect_timeout=CHECK_TIMEOUT_SECONDS,
+        read_timeout=CHECK_TIMEOUT_SECONDS,
+        write_timeout=CHECK_TIMEOUT_SECONDS,
+        pool_timeout=CHECK_TIMEOUT_SECONDS,
+    )
+    options: dict[str, object] = {"request": request}
+    if settings.TELEGRAM_API_URL:
+        options |= {
+            "base_url": f"{settings.TELEGRAM_API_URL}/bot",
+            "base_file_url": f"{settings.TELEGRAM_API_URL}/file/bot",
+        }
+    bot = Bot(settings.TELEGRAM_TOKEN or "", **options)  # type: ignore[arg-type]
+    try:
+        me = await bot.get_me()
+    except Exception as exc:  # InvalidToken, NetworkError, TimedOut...
+        return _fail(name, _error(exc))
+    finally:
+        await request.shutdown()
+    return _ok(name, _("bot @%(username)s answers") % {"username": me.username})
+
+
+async def check_twilio(settings: Settings) -> Check:
+    """Fetch the Twilio account with its SID and auth token."""
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+    from twilio.rest import Client
+
+    name = _("SMS (Twilio)")
+    http = AsyncTwilioHttpClient(timeout=CHECK_TIMEOUT_SECONDS)
+    try:
+        client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
+        if settings.TWILIO_API_URL:
+            client.api.base_url = settings.TWILIO_API_URL
+            client.edge = None
+            client.region = None
+        sid = settings.TWILIO_ACCOUNT_SID or ""
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            account = await client.api.v2010.accounts(sid).fetch_async()
+    except Exception as exc:  # TwilioRestException (401, 404), aiohttp errors, timeouts
+        return _fail(name, _error(exc))
+    finally:
+        await http.close()
+    if account.status not in (None, "active"):
+        return _fail(name, _("account %(status)s") % {"status": account.status})
+    return _ok(name, _("account %(name)s is active") % {"name": account.friendly_name or sid})
+
+
+async def check_channels(settings: Settings) -> list[Check]:
+    """Reach every configured channel, at once; the file channel's folder when it is used."""
+    probes = []
+    if settings.smtp_enabled:
+        probes.append(check_smtp(settings))
+    if settings.telegram_enabled:
+        probes.append(check_telegram(settings))
+    if settings.twilio_enabled:
+        probes.append(check_twilio(settings))
+    checks = list(await asyncio.gather(*probes))
+    if uses_file_channel(settings):
+        checks.append(check_folder(_("File channel"), settings.OUTBOX_DIR))
+    return checks
+
+
+def run_checks(settings: Settings, engine: Engine) -> list[Check]:
+    """Every check, in the table's order, with secrets taken out of the reasons.
+
+    Args:
+        settings: the loaded settings.
+        engine: the database (not required to be migrated).
+
+    Returns:
+        The checks.
+    """
+    checks = [*check_settings(settings), *check_database(engine)]
+    checks.append(check_folder(_("Data folder"), settings.DATA_DIR))
+    checks.extend(asyncio.run(check_channels(settings)))
+    redact = Redactor(secrets_of(settings))
+    return [replace(c, reason=redact(c.reason)) for c in checks]
+
+
+# -- a test message -------------------------------------------------------------------------------
+
+CHANNEL_NAMES = {
+    Channel.TELEGRAM: N_("Telegram"),
+    Channel.SMS: N_("SMS"),
+    Channel.EMAIL: N_("Email"),
+}
+
+
+def doctor_message(person: Person, channel: Channel, address: str) -> Message:
+    """The test message for ``person`` on ``channel``, in their language."""
+    gettext = translator(person.locale).gettext
+    text_ = gettext(
+        "This is a test message from riskprompt. It shows that this channel reaches you; "
+        "there is nothing to do."
+    )
+    return Message(
+        delivery_id=0,
+        channel=channel.value,
+        address=address,
+        subject=gettext("riskprompt test message"),
+        text=text_,
+        idempotency_key=f"doctor-{uuid.uuid4().hex}",
+        locale=person.locale,
+    )
+
+
+async def send_test_messages(settings: Settings, person: Person) -> list[Check]:
+    """Send the test message to ``person`` on each channel that reaches them, now.
+
+    The message goes straight through the channel adapter, not the outbox: it is
+    no prompt, and the answer (sent, or the provider's error) is what doctor shows.
+
+    Args:
+        settings: the settings (which adapters, which credentials).
+        person: the addressee.
+
+    Returns:
+        One check per channel; a failing check when no channel reaches the person.
+    """
+    adapters = build_adapters(settings)
+    channels = person.reachable_channels()
+    label = _("Test message to %(staff_id)s") % {"staff_id": person.staff_id}
+    if not channels:
+        return [_fail(label, _("no channel reaches this person"))]
+    for adapter in distinct_adapters(adapters.values()):
+        await adapter.open()
+    checks = []
+    try:
+        for channel in channels:
+            address = person.address_for(channel) or ""
+            name = f"{label}: {_(CHANNEL_NAMES[channel])}"
+            try:
+                async with asyncio.timeout(CHECK_TIMEOUT_SECONDS * 3):
+                    result = await adapters[channel].send(doctor_message(person, channel, address))
+            except TimeoutError:
+                checks.append(_fail(name, _("no answer in time")))
+                continue
+            if result.outcome is Outcome.SENT:
+                checks.append(_ok(name, _("sent (%(id)s)") % {"id": result.provider_id or address}))
+            else:
+                checks.append(_fail(name, result.error or result.outcome.value))
+    finally:
+        for adapter in distinct_adapters(adapters.values()):
+            await adapter.close()
+    redact = Redactor(secrets_of(settings))
+    return [replace(c, reason=redact(c.reason)) for c in checks]
+
+
+__all__ = [
+    "Check",
+    "Status",
+    "check_channels",
+    "check_database",
+    "check_folder",
+    "check_settings",
+    "doctor_message",
+    "run_checks",
+    "send_test_messages",
+]
