@@ -38,6 +38,7 @@ from bot.reads import get_person_by_id, own_warning
 from bot.turn import Buttons, Reader, Turn, clip, step
 from config.i18n import N_
 from models.errors import InvalidInput
+from models.text import check_storable
 from models.warnings import MAX_TEXT, Warning, next_status, submit_rectification
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ async def describe(turn: Turn) -> None:
     text = turn.text.strip()
     if len(text) > MAX_TEXT:
         raise InvalidInput(N_("The description is longer than %(max)s characters."), max=MAX_TEXT)
+    check_storable(text, N_("the description"))
     flows.advance(turn.session, turn.state, step=flows.EVIDENCE, now=turn.now, description=text)
     turn.say(_ask_evidence(turn), _done_button(turn))
 

@@ -356,7 +356,7 @@ def detect_encoding(path: Path, *, source: str) -> tuple[str, int]:
     may look like UTF-8 for its first lines.  The line count sizes the progress bar.
 
     Raises:
-        TableError: the bytes are none of these encodings.
+        TableError: the bytes are none of these encodings, or hold a NUL character.
     """
     with path.open("rb") as handle:
         head = handle.read(4)
@@ -367,7 +367,7 @@ def detect_encoding(path: Path, *, source: str) -> tuple[str, int]:
     else:
         candidates = ("utf-8", "gb18030")
     for codec in candidates:
-        lines = _count_lines_if_decodes(path, codec)
+        lines = _count_lines_if_decodes(path, codec, source)
         if lines is not None:
             return codec, lines
     raise TableError(
@@ -375,13 +375,16 @@ def detect_encoding(path: Path, *, source: str) -> tuple[str, int]:
     )
 
 
-def _count_lines_if_decodes(path: Path, codec: str) -> int | None:
+def _count_lines_if_decodes(path: Path, codec: str, source: str) -> int | None:
     decoder = codecs.getincrementaldecoder(codec)()
     lines = 0
     with path.open("rb") as handle:
         try:
             while chunk := handle.read(_CHUNK):
-                decoder.decode(chunk)
+                # No database stores a NUL character (PostgreSQL refuses it): a text
+                # file has none, so the whole file is refused, as one that does not decode.
+                if "\x00" in decoder.decode(chunk):
+                    raise TableError(source, N_("cannot read the file: it contains NUL characters"))
                 lines += chunk.count(b"\n")
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:

@@ -3,7 +3,7 @@
 Most tests use a scripted test double (:class:`ScriptedAdapter`): it records
 what it was given and answers what the test scripted.  The last ones go through
 the real adapters to the loopback stand-ins (fallback, flood control, Telegram's
-rate limits measured where the messages arrive); ``test_worker_kill.py`` kills a
+rate limits measured where the messages arrive); ``tests/faults/`` kills a
 dispatching process half-way.
 """
 
