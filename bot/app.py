@@ -36,7 +36,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import binding, corrections, officers, people
+from bot import binding, corrections, officers, people, warn
 from bot import state as flows
 from bot.turn import DEPS_KEY, BotDeps, Turn, step
 from config.i18n import N_, SUPPORTED_LOCALES, translator
@@ -64,6 +64,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("cancel", N_("Stop what you are doing")),
     ("remind", N_("Officers: issue a special prompt")),
     ("review", N_("Officers: review corrections")),
+    ("warn", N_("Officers: issue a warning")),
     ("status", N_("Officers: acknowledgements and overdue warnings")),
 ]
 
@@ -82,6 +83,8 @@ TEXT_STEPS = {
     (flows.REMIND, flows.TARGET): officers.choose_target,
     (flows.REMIND, flows.TEXT): officers.write_text,
     (flows.REVIEW, flows.REASON): officers.reject_with_reason,
+    (flows.WARN, flows.SUBJECT): warn.choose_subject,
+    (flows.WARN, flows.REASON): warn.write_reason,
 }
 
 
@@ -126,6 +129,7 @@ def add_handlers(application: BotApplication) -> None:
         "remind": officers.begin_remind,
         "review": officers.begin_review,
         "status": officers.show_status,
+        "warn": warn.begin_warn,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
@@ -143,6 +147,9 @@ def add_handlers(application: BotApplication) -> None:
         (r"^rv:r:\d+$", officers.ask_reason),
         (r"^rv:n:\d+$", officers.skip_correction),
         (r"^rv:s:\d+$", officers.show_correction),
+        (r"^wn:c:\w+$", warn.choose_colour),
+        (r"^wn:f:\w+$", warn.choose_form),
+        (r"^wn:ok$", warn.send_warn),
     ]
     for pattern, callback in buttons:
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))

@@ -36,6 +36,7 @@ from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import BotApplication, build_application, process_update_json
+from config.i18n import N_
 from config.settings import Settings
 from models.clock import Clock
 from models.conversations import create_binding_code, person_for_chat, unbind_chat
@@ -59,7 +60,21 @@ Buttons = list[list[tuple[str, str]]]
 
 
 class ConsoleError(ValueError):
-    """A console action that cannot be done (no such button, no such file)."""
+    """A console action that cannot be done (no such button, no such file).
+
+    ``msgid`` and ``params`` let the terminal show it in the reader's language;
+    ``str()`` gives the English text.
+    """
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        self.msgid = msgid
+        self.params = params
+        super().__init__(msgid % params if params else msgid)
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message through ``gettext``."""
+        text = gettext(self.msgid)
+        return text % self.params if self.params else text
 
 
 class _ApiError(Exception):
@@ -468,7 +483,7 @@ class ConsoleChat:
         """
         file = Path(path).expanduser()
         if not file.is_file():
-            raise ConsoleError(f"no such file: {file}")
+            raise ConsoleError(N_("no such file: %(file)s"), file=str(file))
         update = self._emulator.file_update(self.chat_id, self.name, file, as_photo=as_photo)
         return await self._act(update)
 
@@ -485,11 +500,11 @@ class ConsoleChat:
         everything = self.buttons()
         if isinstance(which, int):
             if not everything:
-                raise ConsoleError("no button to tap")
+                raise ConsoleError(N_("no button to tap"))
             newest = everything[0][0]
             last = [(m, d) for m, _label, d in everything if m == newest]
             if not 1 <= which <= len(last):
-                raise ConsoleError(f"the last message has {len(last)} button(s)")
+                raise ConsoleError(N_("the last message has %(n)s button(s)"), n=len(last))
             return last[which - 1]
         for message_id, _label, data in everything:
             if data == which:
@@ -497,7 +512,7 @@ class ConsoleChat:
         for message_id, _label, data in everything:
             if data.startswith(which):
                 return message_id, data
-        raise ConsoleError(f"no button {which!r}")
+        raise ConsoleError(N_("no button %(which)r"), which=which)
 
     async def tap(self, which: int | str) -> str:
         """Tap a button: the Nth (from 1) of the last message with buttons, or by its data.

@@ -48,6 +48,7 @@ HELP_STAFF = N_(
 HELP_OFFICER = N_(
     "For officers:\n"
     "/remind – issue a special prompt\n"
+    "/warn – issue a yellow, orange or red warning\n"
     "/review – review the corrections reported\n"
     "/status – acknowledgements and overdue warnings in your units"
 )

@@ -25,6 +25,7 @@ from models.conversations import ChatState
 CORRECTION = "correction"
 REMIND = "remind"
 REVIEW = "review"
+WARN = "warn"
 
 # Steps of a correction report (整改反馈): describe → evidence → preview → submitted.
 DESCRIBE = "describe"
@@ -35,6 +36,10 @@ TARGET = "target"
 TEXT = "text"
 # The one step of a review that needs typing: the reason of a rejection.
 REASON = "reason"
+# Steps of a warning (预警): subject → colour → form → reason → preview → issued.
+SUBJECT = "subject"
+COLOUR = "colour"
+FORM = "form"
 
 
 def load_state(session: Session, *, chat_id: int, now: datetime) -> ChatState:

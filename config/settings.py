@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,6 +84,8 @@ class Settings(BaseSettings):
     WEB_HOST: str = "127.0.0.1"
     WEB_PORT: int = Field(default=8000, ge=0, le=65535)  # 0: any free port (tests)
 
+    # Operators' log lines on stderr: plain text, or one JSON object per line.
+    LOG_FORMAT: Literal["text", "json"] = "text"
     # Where a channel without credentials writes: one file per message, or the console.
     LOCAL_CHANNEL: Literal["file", "console"] = "file"
     # Outbox and dispatch.
@@ -104,6 +107,26 @@ class Settings(BaseSettings):
     WARNING_DEADLINE_DAYS_RED: int = Field(default=5, ge=1, le=365)
     WARNING_DEADLINE_DAYS_ORANGE: int = Field(default=10, ge=1, le=365)
     WARNING_DEADLINE_DAYS_YELLOW: int = Field(default=15, ge=1, le=365)
+    # Reminders and escalation (one policy).  An unacknowledged prompt is re-sent on
+    # the next channel every PROMPT_REMIND_AFTER_HOURS (0: never), PROMPT_REMINDERS
+    # times; then the officers get the list of people who have not acknowledged.
+    PROMPT_REMIND_AFTER_HOURS: float = Field(default=24.0, ge=0, le=24 * 90)
+    PROMPT_REMINDERS: int = Field(default=2, ge=0, le=20)
+    # A warning reminds its addressee so many days before its deadline, per colour
+    # (a JSON list in the environment: RISKPROMPT_WARNING_REMIND_DAYS_RED='[2, 1]').
+    WARNING_REMIND_DAYS_YELLOW: list[float] = Field(default=[3.0, 1.0], max_length=10)
+    WARNING_REMIND_DAYS_ORANGE: list[float] = Field(default=[3.0, 1.0], max_length=10)
+    WARNING_REMIND_DAYS_RED: list[float] = Field(default=[3.0, 1.0], max_length=10)
+    # Non-urgent messages wait for the morning in the reader's time zone
+    # ("HH:MM-HH:MM", empty: never); red warnings ignore it.
+    QUIET_HOURS: str = "22:00-08:00"
+    # How often `run` looks for due reminders and escalations.
+    FOLLOW_UP_INTERVAL_SECONDS: float = Field(default=60.0, gt=0)
+    # The assessment score's weights (models/assessment.py): positive ones reward,
+    # negative ones penalise (a JSON object in the environment).
+    ASSESSMENT_WEIGHTS: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_ASSESSMENT_WEIGHTS)
+    )
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -144,6 +167,34 @@ class Settings(BaseSettings):
             raise ValueError(N_("unknown time zone; use a name such as Asia/Shanghai")) from exc
         return value
 
+    @field_validator("QUIET_HOURS")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value.strip()
+
+    @field_validator("ASSESSMENT_WEIGHTS")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_ASSESSMENT_WEIGHTS))
+        if unknown:
+            raise ValueError(
+                N_("unknown weight; use acknowledged, on_time, open_warnings, escalations")
+            )
+        weights = {**DEFAULT_ASSESSMENT_WEIGHTS, **value}
+        if not any(w > 0 for w in weights.values()):
+            raise ValueError(N_("at least one weight must be positive"))
+        return weights
+
+    @field_validator(
+        "WARNING_REMIND_DAYS_YELLOW", "WARNING_REMIND_DAYS_ORANGE", "WARNING_REMIND_DAYS_RED"
+    )
+    @classmethod
+    def _remind_days(cls, value: list[float]) -> list[float]:
+        if any(days <= 0 or days > 365 for days in value):
+            raise ValueError(N_("every number of days must be above 0 and at most 365"))
+        return sorted(set(value), reverse=True)
+
     @field_validator("PUBLIC_URL", "TWILIO_API_URL", "TELEGRAM_API_URL")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -157,6 +208,19 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.TIMEZONE)
+
+    @property
+    def quiet_hours(self) -> tuple[time, time] | None:
+        """The quiet hours (start, end) in the reader's time zone, or None."""
+        return parse_quiet_hours(self.QUIET_HOURS)
+
+    def warning_remind_days(self, colour: str) -> list[float]:
+        """Days before a deadline at which a warning of ``colour`` reminds, furthest first."""
+        return {
+            "yellow": self.WARNING_REMIND_DAYS_YELLOW,
+            "orange": self.WARNING_REMIND_DAYS_ORANGE,
+            "red": self.WARNING_REMIND_DAYS_RED,
+        }[str(colour)]
 
     @property
     def smtp_enabled(self) -> bool:
@@ -187,6 +251,33 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+#: The assessment score's measures and their default weights.
+DEFAULT_ASSESSMENT_WEIGHTS: dict[str, float] = {
+    "acknowledged": 0.5,
+    "on_time": 0.5,
+    "open_warnings": -0.25,
+    "escalations": -0.25,
+}
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time] | None:
+    """``"22:00-08:00"`` → (22:00, 08:00); an empty value → None.
+
+    Raises:
+        ValueError: anything else, with a translatable reason.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(N_("not quiet hours such as 22:00-08:00 (or empty for none)")) from None
+    if start == end:
+        raise ValueError(N_("quiet hours must start and end at different times"))
+    return start, end
 
 
 # The TOML path is chosen at run time (--config or RISKPROMPT_CONFIG); pydantic-settings

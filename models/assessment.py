@@ -23,8 +23,8 @@ the month and of the next one in the configured time zone, ``settings.TIMEZONE``
 - **Escalations**: the sum of ``Warning.escalations`` over the warnings that were
   open at some moment of the period.
 
-Score (0–100) per row, with weights ``w`` (:data:`DEFAULT_WEIGHTS`, or a
-``--weights`` TOML file)::
+Score (0–100) per row, with weights ``w`` (the settings' ``ASSESSMENT_WEIGHTS``,
+or a ``--weights`` TOML file over them)::
 
     raw   = Σ w[k] · m[k]        over k in acknowledged, on_time, open_warnings, escalations
     score = 100 · clamp(raw / Σ positive w, 0, 1)
@@ -50,6 +50,7 @@ from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
 from config.i18n import N_
+from config.settings import DEFAULT_ASSESSMENT_WEIGHTS
 from models.catalog import Unit
 from models.errors import InvalidInput, NotFound
 from models.people import Person
@@ -60,24 +61,21 @@ from models.warnings import Warning, WarningColour, WarningStatus
 if TYPE_CHECKING:
     from config.settings import Settings
 
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "acknowledged": 0.5,
-    "on_time": 0.5,
-    "open_warnings": -0.25,
-    "escalations": -0.25,
-}
-"""The score's weights until they move into Settings (see the module docstring)."""
+DEFAULT_WEIGHTS = DEFAULT_ASSESSMENT_WEIGHTS
+"""The measures a score weighs, with their default weights (``ASSESSMENT_WEIGHTS``)."""
 
 By = Literal["unit", "person"]
 
 
-def parse_weights(values: Mapping[str, object]) -> dict[str, float]:
-    """The defaults overridden by ``values`` (e.g. read from a TOML file).
+def parse_weights(
+    values: Mapping[str, object], base: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """``base`` (default: :data:`DEFAULT_WEIGHTS`) overridden by ``values`` (e.g. a TOML file).
 
     Raises:
         InvalidInput: an unknown key, a value that is not a number, or no positive weight.
     """
-    weights = dict(DEFAULT_WEIGHTS)
+    weights = dict(base if base is not None else DEFAULT_WEIGHTS)
     for key, value in values.items():
         if key not in DEFAULT_WEIGHTS:
             raise InvalidInput(
@@ -314,7 +312,7 @@ def assess(
         settings: for the time zone the period is read in.
         unit_id: only this unit and its sub-units (each unit counts its own people).
         by: ``unit`` for one row per unit, ``person`` for one row per person.
-        weights: the score's weights; :data:`DEFAULT_WEIGHTS` when None.
+        weights: the score's weights; the settings' ``ASSESSMENT_WEIGHTS`` when None.
 
     Raises:
         InvalidInput: a malformed period or ``by``.
@@ -323,7 +321,7 @@ def assess(
     if by not in ("unit", "person"):
         raise InvalidInput(N_("unknown view %(value)r: use unit or person"), value=by)
     start, end = period_span(period, settings)
-    chosen = dict(weights) if weights is not None else dict(DEFAULT_WEIGHTS)
+    chosen = dict(weights) if weights is not None else dict(settings.ASSESSMENT_WEIGHTS)
     units = _units_in_scope(session, unit_id)
     unit_names = {u.id: u.name for u in units}
     people = list(

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from config.i18n import N_
-from models.audit import record
+from models.audit import record_guarded
 from models.clock import Clock
 from models.errors import IllegalTransition, PermissionDenied
 from models.people import Person
@@ -92,6 +92,7 @@ class Prompt(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("person_id", "post_id", "period", "kind", name="uq_prompt_once"),
         UniqueConstraint("broadcast_id", "person_id", name="uq_prompt_broadcast_person"),
+        Index("ix_prompt_status_remind", "status", "remind_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -109,6 +110,10 @@ class Prompt(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_via: str | None = Field(default=None, max_length=16)
+    # Follow-up while unacknowledged (notifications/escalation.py): when the next
+    # reminder falls due (None: no more), and how many steps were taken.
+    remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reminders: int = Field(default=0)
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -178,7 +183,8 @@ def acknowledge_prompt(
     Only the addressee may acknowledge; a second acknowledgement changes nothing.
     The change is one ``UPDATE ... WHERE status = 'open'``: of two acknowledgements
     at once (two workers, two channels) only one finds the prompt open, so the
-    acknowledgement and its audit record are written once.
+    acknowledgement and its audit record are written once (see
+    :func:`models.audit.record_guarded`).
 
     Args:
         session: the open session; the caller commits.
@@ -201,12 +207,19 @@ def acknowledge_prompt(
     if prompt.status is PromptStatus.CANCELLED:
         raise IllegalTransition(N_("this prompt was withdrawn"))
     now = clock.now()
-    changed = session.execute(
+    # The guarded UPDATE and its audit record go together (one statement on PostgreSQL).
+    event = record_guarded(
+        session,
         _ACKNOWLEDGE,
         {"prompt_id": prompt.id, "now": now, "via": via},
-        execution_options={"synchronize_session": False},
-    ).first()
-    if changed is None:
+        at=now,
+        actor_id=actor.id,
+        action="prompt.acknowledged",
+        subject_type="prompt",
+        subject_id=prompt.id,
+        data={"via": via},
+    )
+    if event is None:
         # Someone else changed it since it was loaded: go by what is stored now.
         session.refresh(prompt, ["status", "acknowledged_at", "acknowledged_via"])
         if prompt.status is PromptStatus.CANCELLED:
@@ -215,15 +228,6 @@ def acknowledge_prompt(
     set_committed_value(prompt, "status", PromptStatus.ACKNOWLEDGED)
     set_committed_value(prompt, "acknowledged_at", now)
     set_committed_value(prompt, "acknowledged_via", via)
-    record(
-        session,
-        at=now,
-        actor_id=actor.id,
-        action="prompt.acknowledged",
-        subject_type="prompt",
-        subject_id=prompt.id,
-        data={"via": via},
-    )
     return True
 
 

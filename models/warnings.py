@@ -6,7 +6,7 @@ The tables and the one state machine every front end goes through.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Column, Text
@@ -17,6 +17,7 @@ from models.audit import record
 from models.clock import Clock
 from models.errors import IllegalTransition, InvalidInput, PermissionDenied
 from models.people import Person, require_officer
+from models.text import check_storable
 from models.types import UTCDateTime, str_enum
 
 
@@ -78,6 +79,15 @@ class Warning(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Follow-up (notifications/escalation.py): when the current deadline was set, the
+    # reminders sent for it, and when the next step (a reminder, the overdue step)
+    # falls due.  Setting a deadline makes the warning due at once, for the follow-up
+    # to plan its steps; None: no step left (closed, withdrawn, flagged).
+    deadline_set_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reminders_sent: int = Field(default=0)
+    next_step_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # An overdue red warning, flagged for disciplinary follow-up (no further steps).
+    flagged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RectificationStatus(enum.StrEnum):
@@ -114,8 +124,9 @@ class Rectification(SQLModel, table=True):
 # issued → acknowledged → submitted → closed (accepted)
 #                       ↖ (rejected) ↙
 # any open state → withdrawn (by an officer)
-# Escalation (overdue → colour up) keeps the state and moves the deadline; it lives
-# with the warnings work in notifications/escalation.
+# Escalation (overdue → colour up, see escalate_warning) keeps the state and moves
+# the deadline; an overdue red is flagged (flag_warning).  notifications/escalation.py
+# decides when.
 OPEN_STATES = frozenset({WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED, WarningStatus.SUBMITTED})
 TRANSITIONS: dict[str, dict[WarningStatus, WarningStatus]] = {
     "acknowledge": {WarningStatus.ISSUED: WarningStatus.ACKNOWLEDGED},
@@ -170,7 +181,7 @@ def _clean_text(value: str, what: str, *, required: bool = True) -> str:
         raise InvalidInput(
             N_("%(what)s is longer than %(max)s characters"), what=what, max=MAX_TEXT
         )
-    return text
+    return check_storable(text, what)
 
 
 def _audit(
@@ -219,6 +230,8 @@ def issue_warning(
         risk_point_id=risk_point_id,
         deadline=deadline,
         created_at=now,
+        deadline_set_at=now,
+        next_step_at=now,
     )
     session.add(warning)
     session.flush()
@@ -313,7 +326,9 @@ def review_rectification(
 ) -> Warning:
     """An officer accepts a correction (the warning closes) or rejects it with a reason.
 
-    A rejection sends the warning back to acknowledged with a new deadline.
+    A rejection sends the warning back to acknowledged with a new deadline: the
+    one given, else the old one while it lies ahead, else as long again as the
+    person had from the last deadline's setting.
 
     Raises:
         PermissionDenied: the actor is not an officer, or reviews their own correction.
@@ -333,13 +348,21 @@ def review_rectification(
     if accept:
         warning.status = next_status(warning, "accept")
         warning.closed_at = now
+        warning.next_step_at = None
         rectification.status = RectificationStatus.ACCEPTED
     else:
         warning.status = next_status(warning, "reject")
         if new_deadline is not None:
             if new_deadline <= now:
                 raise InvalidInput(N_("the deadline must be in the future"))
-            warning.deadline = new_deadline
+            _move_deadline(warning, new_deadline, now)
+        elif warning.deadline <= now:
+            # The deadline passed while the correction waited for review: the person
+            # gets as long again as they had, rather than an escalation at once.
+            window = warning.deadline - (warning.deadline_set_at or warning.created_at)
+            _move_deadline(warning, now + max(window, timedelta(days=1)), now)
+        else:
+            warning.next_step_at = now  # waiting again: the follow-up plans what is left
         rectification.status = RectificationStatus.REJECTED
     rectification.reviewed_by_id = actor.id
     rectification.reviewed_at = now
@@ -371,5 +394,114 @@ def withdraw_warning(
     text = _clean_text(reason, N_("the reason"))
     warning.status = next_status(warning, "withdraw")
     warning.closed_at = clock.now()
+    warning.next_step_at = None
     session.add(warning)
     _audit(session, warning, actor, "withdrawn", warning.closed_at, reason=text)
+
+
+#: The colour an overdue warning rises to.
+NEXT_COLOUR = {WarningColour.YELLOW: WarningColour.ORANGE, WarningColour.ORANGE: WarningColour.RED}
+#: The states in which a warning waits for its addressee (and so can fall overdue).
+WAITING_STATES = frozenset({WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED})
+
+
+def _move_deadline(warning: Warning, deadline: datetime, now: datetime) -> None:
+    """A new deadline: its reminders start again, planned by the next follow-up."""
+    warning.deadline = deadline
+    warning.deadline_set_at = now
+    warning.reminders_sent = 0
+    warning.next_step_at = now
+
+
+def escalate_warning(
+    session: Session, *, warning: Warning, clock: Clock, new_deadline: datetime
+) -> WarningColour:
+    """An overdue warning rises one colour (yellow → orange → red) with a new deadline.
+
+    The service does it (no actor); the audit record says from which colour to which.
+
+    Returns:
+        The new colour.
+
+    Raises:
+        IllegalTransition: the warning is not waiting for its addressee, is red
+            already (it is flagged instead), or is not overdue.
+    """
+    now = clock.now()
+    colour = WarningColour(warning.colour)
+    target = NEXT_COLOUR.get(colour)
+    if warning.status not in WAITING_STATES or target is None or warning.deadline > now:
+        raise IllegalTransition(
+            N_("warning #%(id)s cannot be escalated: it is %(status)s, %(colour)s"),
+            id=warning.id,
+            status=STATUS_LABELS[warning.status],
+            colour=colour.label,
+        )
+    if new_deadline <= now:
+        raise InvalidInput(N_("the deadline must be in the future"))
+    old_deadline = warning.deadline
+    warning.colour = target
+    warning.escalations += 1
+    _move_deadline(warning, new_deadline, now)
+    session.add(warning)
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor_id=None,
+        action="warning.escalated",
+        subject_type="warning",
+        subject_id=warning.id,
+        data={
+            "status": warning.status.value,
+            "from": colour.value,
+            "colour": target.value,
+            "overdue_since": old_deadline,
+            "deadline": new_deadline,
+        },
+    )
+    return target
+
+
+def flag_warning(session: Session, *, warning: Warning, clock: Clock) -> bool:
+    """Flag an overdue red warning for disciplinary follow-up (once).
+
+    Returns:
+        True when this call flagged it, False when it already was.
+
+    Raises:
+        IllegalTransition: the warning is not red, not waiting, or not overdue.
+    """
+    if warning.flagged_at is not None:
+        return False
+    now = clock.now()
+    colour = WarningColour(warning.colour)
+    if (
+        colour is not WarningColour.RED
+        or warning.status not in WAITING_STATES
+        or (warning.deadline > now)
+    ):
+        raise IllegalTransition(
+            N_("warning #%(id)s cannot be flagged: it is %(status)s, %(colour)s"),
+            id=warning.id,
+            status=STATUS_LABELS[warning.status],
+            colour=colour.label,
+        )
+    warning.flagged_at = now
+    warning.next_step_at = None
+    session.add(warning)
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor_id=None,
+        action="warning.flagged",
+        subject_type="warning",
+        subject_id=warning.id,
+        data={
+            "status": warning.status.value,
+            "colour": colour.value,
+            "overdue_since": warning.deadline,
+        },
+    )
+    return True

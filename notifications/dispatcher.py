@@ -46,9 +46,10 @@ from models.audit import record
 from models.clock import Clock
 from models.people import Channel, Person
 from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from models.warnings import Warning, WarningStatus
+from models.warnings import Warning, WarningColour, WarningStatus
 from notifications.channels.base import ChannelAdapter, Message, Outcome, SendResult
 from notifications.outbox import fallback_delivery, message_for
+from notifications.quiet import held_until, reader_zone
 from notifications.ratelimit import AddressPacer, RatePacer, StopRequested
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class DispatchStats:
         recovered: claims of a stopped worker taken back after the lease.
         cancelled: not sent because their prompt (or warning) was withdrawn.
         released: claimed but given back unsent because the dispatcher was stopping.
+        held: not urgent, claimed in the reader's quiet hours: due again at their end.
         unrecorded: outcomes that could not be written (the lease brings them back).
     """
 
@@ -89,6 +91,7 @@ class DispatchStats:
     recovered: int = 0
     cancelled: int = 0
     released: int = 0
+    held: int = 0
     unrecorded: int = 0
 
     def __iadd__(self, other: DispatchStats) -> Self:
@@ -112,6 +115,7 @@ class _Kind(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     RELEASED = "released"
+    HELD = "held"
     UNRECORDED = "unrecorded"
     LOST = "lost"  # the claim was no longer ours when the outcome came in
 
@@ -126,6 +130,7 @@ class _Job:
     message: Message | None
     cancelled: bool = False
     broken: str | None = None  # why no message could be built from the row
+    held_until: datetime | None = None  # quiet hours: send at this moment instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,31 +436,44 @@ class Dispatcher:
         """The claimed rows as messages (None where the channel cannot reach the person)."""
         with Session(self.engine) as session:
             rows = session.exec(
-                select(Delivery, Person, Prompt.status, Warning.status)
+                select(Delivery, Person, Prompt.status, Warning.status, Warning.colour)
                 .join(Person, col(Person.id) == col(Delivery.person_id))
                 .outerjoin(Prompt, col(Prompt.id) == col(Delivery.prompt_id))
                 .outerjoin(Warning, col(Warning.id) == col(Delivery.warning_id))
                 .where(col(Delivery.id).in_(ids))
                 .order_by(col(Delivery.due_at), col(Delivery.id))
             ).all()
+            now = self.clock.now()
             return [
                 self._job(
                     delivery,
                     person,
                     prompt_status is PromptStatus.CANCELLED
                     or warning_status is WarningStatus.WITHDRAWN,
+                    # red warnings ignore quiet hours
+                    None if colour is WarningColour.RED else self._quiet_until(person, now),
                 )
-                for delivery, person, prompt_status, warning_status in rows
+                for delivery, person, prompt_status, warning_status, colour in rows
             ]
 
+    def _quiet_until(self, person: Person, now: datetime) -> datetime | None:
+        quiet = self.settings.quiet_hours
+        if quiet is None:
+            return None
+        zone = reader_zone(person.timezone, self.settings.zone)
+        return held_until(now, zone=zone, quiet=quiet)
+
     @staticmethod
-    def _job(delivery: Delivery, person: Person, withdrawn: bool) -> _Job:
+    def _job(
+        delivery: Delivery, person: Person, withdrawn: bool, held: datetime | None = None
+    ) -> _Job:
         job = _Job(
             delivery_id=delivery.id or 0,
             channel=Channel(delivery.channel),
             attempts=delivery.attempts,
             message=None,
             cancelled=withdrawn,
+            held_until=None if withdrawn else held,
         )
         try:
             return replace(job, message=message_for(delivery, person))
@@ -575,6 +593,8 @@ class Dispatcher:
     async def _send_and_record(self, job: _Job) -> _Recorded:
         if job.cancelled:
             return await self._record(job, None)
+        if job.held_until is not None:
+            return await self._record(job, None, release=True)
         if job.broken is not None:
             return await self._record(job, SendResult.failed(job.broken))
         if job.message is None:
@@ -837,17 +857,24 @@ class Dispatcher:
 
     def _release(self, session: Session, job: _Job) -> _Recorded:
         # Not an attempt: nothing left this process, so the count goes back down.
+        # A delivery held for quiet hours is due again when they end.
+        values: dict[str, Any] = {
+            "status": DeliveryStatus.PENDING,
+            "attempts": col(Delivery.attempts) - 1,
+            "claimed_at": None,
+            "claimed_by": None,
+        }
+        if job.held_until is not None:
+            values["due_at"] = job.held_until
         changed = session.exec(
-            update(Delivery)
-            .where(*self._ours(job.delivery_id))
-            .values(
-                status=DeliveryStatus.PENDING,
-                attempts=col(Delivery.attempts) - 1,
-                claimed_at=None,
-                claimed_by=None,
-            )
+            update(Delivery).where(*self._ours(job.delivery_id)).values(**values)
         ).rowcount
-        return _Recorded(_Kind.RELEASED if changed else _Kind.LOST)
+        if not changed:
+            return _Recorded(_Kind.LOST)
+        if job.held_until is not None:
+            log.debug("delivery %s held for quiet hours until %s", job.delivery_id, job.held_until)
+            return _Recorded(_Kind.HELD)
+        return _Recorded(_Kind.RELEASED)
 
 
 def _log_failure(task: asyncio.Task[DispatchStats]) -> None:

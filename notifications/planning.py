@@ -64,6 +64,8 @@ from models.prompts import (
     PromptStatus,
 )
 from models.queries import active_assignment_filter, get_person, is_row_id, resolve_unit
+from models.text import check_storable
+from notifications.escalation import first_reminder_at
 from notifications.links import ACK_URL_PLACEHOLDER, AckLinks
 from notifications.outbox import ack_links, delivery_key_for, first_channel
 from notifications.rendering import View, ack_buttons, build_view, reader_locale, render_view
@@ -185,6 +187,8 @@ _PROMPT_COLUMNS = (
     "requires_ack",
     "status",
     "created_at",
+    "remind_at",
+    "reminders",
 )
 _DELIVERY_COLUMNS = (
     "prompt_id",
@@ -308,7 +312,14 @@ def _closing_parenthesis(sql: str, opening: int) -> int:
 class _OutboxWriter:
     """Inserts prompts (once) and their first deliveries in the caller's transaction."""
 
-    def __init__(self, connection: Connection, *, now: datetime, links: AckLinks) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        now: datetime,
+        links: AckLinks,
+        remind_at: datetime | None = None,
+    ) -> None:
         self.connection = connection
         self.links = links
         self.variants: dict[tuple[Hashable, str, Channel], _Variant] = {}
@@ -343,6 +354,8 @@ class _OutboxWriter:
         )
         # The same for every row of a run: converted for the database once.
         self._now = self._monthly.convert("created_at", now)
+        # the first follow-up of a prompt asking for an acknowledgement
+        self._remind_at = self._monthly.convert("remind_at", remind_at)
         self._open = self._monthly.convert("status", PromptStatus.OPEN.value)
         self._pending = self._delivery.convert("status", DeliveryStatus.PENDING.value)
 
@@ -419,6 +432,8 @@ class _OutboxWriter:
                 snapshot.requires_ack,
                 self._open,
                 self._now,
+                self._remind_at if snapshot.requires_ack else None,
+                0,
             )
             for index, (recipient, snapshot) in enumerate(items)
         ]
@@ -688,7 +703,12 @@ def plan_monthly_cycle(
     totals = _Written()
     snapshots: dict[int, _Snapshot] = {}
     with engine.connect() as reader, engine.connect() as writer_connection:
-        writer = _OutboxWriter(writer_connection, now=now, links=ack_links(settings, now))
+        writer = _OutboxWriter(
+            writer_connection,
+            now=now,
+            links=ack_links(settings, now),
+            remind_at=first_reminder_at(now, settings),
+        )
         result = reader.execution_options(yield_per=chunk_size).execute(_candidates(period))
         for rows in result.partitions():
             needed = {row[0] for row in rows if row[0] not in snapshots}
@@ -854,7 +874,7 @@ def set_focus(
     """
     require_officer(actor)
     period = parse_period(period)
-    text = text.strip()
+    text = check_storable(text.strip(), N_("the key work text"))
     if not text:
         raise InvalidInput(N_("the key work text is empty"))
     if unit_id is not None and session.get(Unit, unit_id) is None:
@@ -1108,7 +1128,7 @@ def issue_special_prompt(
     """
     require_officer(actor)
     parsed = _check_target(session, parse_target(target) if isinstance(target, str) else target)
-    body = text.strip()
+    body = check_storable(text.strip(), N_("the text of the special prompt"))
     if not body:
         raise InvalidInput(N_("the text of the special prompt is empty"))
     if at is not None and at.tzinfo is None:
@@ -1218,7 +1238,12 @@ def _claim_and_expand(
         },
         requires_ack=broadcast.requires_ack,
     )
-    writer = _OutboxWriter(session.connection(), now=now, links=ack_links(settings, now))
+    writer = _OutboxWriter(
+        session.connection(),
+        now=now,
+        links=ack_links(settings, now),
+        remind_at=first_reminder_at(now, settings),
+    )
     period = period_of(now, settings)
     created = 0
     for start in range(0, len(person_ids), CHUNK_SIZE):

@@ -30,19 +30,20 @@ from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_skeleton
 from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
-from config.i18n import babel_locale, format_day, normalise_locale, translator
+from config.i18n import babel_locale, format_day, format_number, normalise_locale, translator
 from config.settings import Settings
 from models.catalog import RiskLevel, RiskPoint
 from models.people import Channel, Person
 from models.prompts import Prompt, PromptKind
 from models.warnings import Warning, WarningColour, WarningForm
 from notifications.channels.base import Button
+from notifications.quiet import reader_zone
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -570,6 +571,7 @@ def render_view(
     locale: str,
     channel: Channel,
     ack_url: str | None = None,
+    headline: str = "",
 ) -> Rendered:
     """Render a view for one channel, without per-prompt buttons.
 
@@ -579,6 +581,8 @@ def render_view(
         locale: the view's locale.
         channel: the channel rendered for.
         ack_url: a signed acknowledgement link for email, when there is one.
+        headline: a first line (a reminder's), chat and email only; an SMS
+            reminder is its own short text (:func:`render_prompt_reminder`).
 
     Returns:
         The rendered message (no buttons).
@@ -589,6 +593,7 @@ def render_view(
         "requires_ack": requires_ack,
         "ack_url": ack_url,
         "lang": _LOCALE_TAGS.get(locale, locale),
+        "headline": headline,
     }
     if channel is Channel.SMS:
         if isinstance(view, SpecialView):
@@ -606,6 +611,8 @@ def render_view(
         }
     else:
         subject = view.title
+    if headline:
+        subject = f"{headline} {subject}"
     plain = _collapse_blank_lines(_template(locale, f"{prefix}_email.txt.j2").render(context))
     html = _template(locale, f"{prefix}_email.html.j2").render(context)
     return Rendered(subject=shorten(subject, SUBJECT_MAX_CHARS), text=plain + "\n", html=html)
@@ -683,6 +690,119 @@ def render_prompt(
     )
 
 
+def prompt_reminder_headline(*, number: int, locale: str) -> str:
+    """The first line of the ``number``-th reminder of a prompt, in ``locale``."""
+    return translator(locale).gettext(
+        "Reminder %(n)s: you have not acknowledged this prompt yet."
+    ) % {"n": number}
+
+
+def render_prompt_reminder(
+    *,
+    prompt: Prompt,
+    person: Person,
+    channel: Channel,
+    settings: Settings,
+    number: int,
+    ack_url: str | None = None,
+) -> Rendered:
+    """Render the ``number``-th reminder of an unacknowledged ``prompt``.
+
+    Chat and email repeat the prompt under a reminder headline (with its button or
+    link); an SMS is a short text naming the prompt's code, which is the reply.
+
+    Args:
+        prompt: the prompt not acknowledged yet.
+        person: its addressee (the reader).
+        channel: the channel rendered for.
+        settings: the settings (the default locale).
+        number: 1 for the first reminder.
+        ack_url: email: the signed acknowledgement link.
+    """
+    locale = reader_locale(person.locale, settings)
+    gettext = translator(locale).gettext
+    if channel is Channel.SMS:
+        code = f"P{prompt.id}"
+        template = gettext(
+            "[Reminder %(n)s] Risk prompt %(code)s (%(title)s) is not acknowledged yet. "
+            "Reply 1 or %(code)s to acknowledge."
+        )
+        title = " ".join(prompt.title.split())
+        for width in range(len(title), -1, -4):
+            text = template % {"n": number, "code": code, "title": shorten(title, width)}
+            if sms_fits(text):
+                break
+        return Rendered(subject="", text=text)
+    rendered = render_view(
+        build_view(kind=prompt.kind, content=prompt.content, locale=locale),
+        requires_ack=prompt.requires_ack,
+        locale=locale,
+        channel=channel,
+        ack_url=ack_url,
+        headline=prompt_reminder_headline(number=number, locale=locale),
+    )
+    if channel is not Channel.TELEGRAM:
+        return rendered
+    return with_buttons(
+        rendered, prompt_id=prompt.id or 0, locale=locale, requires_ack=prompt.requires_ack
+    )
+
+
+#: Names an officer's list shows in chat (email: in full up to the second figure).
+UNACKNOWLEDGED_ROWS = {Channel.TELEGRAM: 60, Channel.EMAIL: 1000}
+
+
+def render_unacknowledged_list(
+    *,
+    rows: Sequence[tuple[str, str, str, str, int]],
+    reminders: int,
+    reader: Person,
+    channel: Channel,
+    settings: Settings,
+) -> Rendered:
+    """The list of people who have not acknowledged, for an officer.
+
+    Args:
+        rows: (name, staff id, unit, prompt title, prompt id) per prompt.
+        reminders: how many reminders each was sent.
+        reader: the officer.
+        channel: the channel rendered for.
+        settings: the settings (the default locale).
+    """
+    locale = reader_locale(reader.locale, settings)
+    i18n = translator(locale)
+    title = i18n.ngettext(
+        "%(num)s person has not acknowledged a risk prompt",
+        "%(num)s people have not acknowledged their risk prompts",
+        len(rows),
+    ) % {"num": format_number(len(rows), locale)}
+    if channel is Channel.SMS:
+        names = (
+            "、".join(name for name, *_rest in rows)
+            if locale == "zh_CN"
+            else ", ".join(name for name, *_rest in rows)
+        )
+        for width in range(len(names), -1, -8):
+            text = f"[{title}] {shorten(names, width)}"
+            if sms_fits(text):
+                return Rendered(subject="", text=text)
+        return Rendered(subject="", text=shorten(title, 60))
+    shown = list(rows[: UNACKNOWLEDGED_ROWS[channel]])
+    context = {
+        "title": title,
+        "rows": shown,
+        "reminders": reminders,
+        "more": len(rows) - len(shown),
+    }
+    if channel is Channel.TELEGRAM:
+        html = _collapse_blank_lines(
+            _template(locale, "unacknowledged_telegram.html.j2").render(context)
+        )
+        return Rendered(subject="", text=html, parts=split_telegram(html))
+    plain = _collapse_blank_lines(_template(locale, "unacknowledged_email.txt.j2").render(context))
+    return Rendered(subject=shorten(title, SUBJECT_MAX_CHARS), text=plain + "\n")
+
+
 def with_buttons(
     rendered: Rendered, *, prompt_id: int, locale: str, requires_ack: bool
 ) -> Rendered:
@@ -719,8 +839,9 @@ WARNING_MARKS: Mapping[WarningColour, str] = {
 class WarningView:
     """What the warning templates show, in the reader's language.
 
-    ``notice`` is set on the copy a supervisor receives: it names the person
-    warned (``subject_name``) and asks for nothing.
+    ``notice`` is set on the copy a supervisor (or the issuing officer, per
+    ``notice_role``) receives: it names the person warned (``subject_name``) and
+    asks for nothing.  ``headline`` opens a reminder or an escalation.
     """
 
     title: str
@@ -739,13 +860,12 @@ class WarningView:
     issued_on: str
     notice: bool
     subject_name: str
+    notice_role: str = ""  # on a notice: "supervisor" or "officer"
+    headline: str = ""  # a reminder's or an escalation's first line
 
 
 def _reader_zone(person: Person, settings: Settings) -> ZoneInfo:
-    try:
-        return ZoneInfo(person.timezone) if person.timezone else settings.zone
-    except (ZoneInfoNotFoundError, ValueError):
-        return settings.zone
+    return reader_zone(person.timezone, settings.zone)
 
 
 def warning_title(*, warning: Warning, locale: str, subject_name: str | None = None) -> str:
@@ -773,6 +893,8 @@ def build_warning_view(
     issuer_unit: str = "",
     risk_point: RiskPoint | None = None,
     subject_name: str | None = None,
+    notice_role: str = "supervisor",
+    headline: str = "",
 ) -> WarningView:
     """What the warning templates show, translated for ``locale``, times in ``zone``."""
     gettext = translator(locale).gettext
@@ -798,6 +920,8 @@ def build_warning_view(
         issued_on=format_day(warning.created_at.astimezone(zone).date(), locale),
         notice=subject_name is not None,
         subject_name=subject_name or "",
+        notice_role=notice_role if subject_name is not None else "",
+        headline=headline,
     )
 
 
@@ -829,6 +953,8 @@ def _warning_sms(view: WarningView, locale: str) -> str:
     """The warning's SMS: the reason (and risk point) shortened until it fits two segments."""
     macros: Any = _template(locale, "warning_sms.txt.j2").module
     head = str(macros.head(view))
+    if view.headline:
+        head = f"{view.headline}\n{head}"
     tail = [str(macros.deadline(view.deadline_short)), str(macros.pointer(view))]
     reason = " ".join(view.reason.split())
     point = [str(macros.risk_point(view.risk_point))] if view.risk_point else []
@@ -858,6 +984,8 @@ def render_warning(
     risk_point: RiskPoint | None = None,
     subject: Person | None = None,
     ack_url: str | None = None,
+    notice_role: str = "supervisor",
+    headline: str = "",
 ) -> Rendered:
     """Render ``warning`` for ``reader`` on ``channel``, in the reader's locale and time zone.
 
@@ -872,6 +1000,8 @@ def render_warning(
         subject: the person warned, when ``reader`` is their supervisor: the message
             is then a notice, with no button and no acknowledgement link.
         ack_url: email: the signed acknowledgement link (ignored on a notice).
+        notice_role: on a notice, who reads it: ``supervisor`` or ``officer`` (the issuer).
+        headline: a first line in the reader's language (a reminder, an escalation).
 
     Returns:
         The rendered message; on Telegram with "Acknowledge" (and, for an ordered
@@ -887,6 +1017,8 @@ def render_warning(
         issuer_unit=issuer_unit,
         risk_point=risk_point,
         subject_name=subject_name,
+        notice_role=notice_role,
+        headline=headline,
     )
     if view.notice:
         ack_url = None
@@ -905,4 +1037,5 @@ def render_warning(
         return Rendered(subject="", text=html, parts=split_telegram(html), buttons=buttons)
     plain = _collapse_blank_lines(_template(locale, "warning_email.txt.j2").render(context))
     html = _template(locale, "warning_email.html.j2").render(context)
-    return Rendered(subject=view.title, text=plain + "\n", html=html)
+    subject = f"{view.headline} {view.title}" if view.headline else view.title
+    return Rendered(subject=subject[:SUBJECT_MAX_CHARS], text=plain + "\n", html=html)

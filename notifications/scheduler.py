@@ -4,7 +4,9 @@ Every future action is a row with a ``due_at``; the jobs here only say "do what
 is due now" and are thin: open a session, call the planning or dispatch
 function, log what came of it.  The schedule lives in code (no job store), so
 several instances may run it: the monthly cycle is idempotent per period and
-dispatch workers claim their own rows.
+dispatch workers claim their own rows.  Each tick is also led through a
+PostgreSQL advisory lock (:mod:`notifications.ticklock`), so two instances never
+run the same tick at once.
 
 At start-up :func:`catch_up` runs every past period whose monthly cycle never
 ran (the service was down on the 1st), and says so in the log.
@@ -26,8 +28,9 @@ from sqlmodel import Session
 from config.settings import Settings
 from models.clock import Clock
 from models.db import session_scope
-from notifications import planning
+from notifications import escalation, planning
 from notifications.dispatcher import Dispatcher
+from notifications.ticklock import led
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ MISFIRE_GRACE_SECONDS = 3600
 MONTHLY_JOB = "monthly-cycle"
 DISPATCH_JOB = "dispatch"
 BROADCAST_JOB = "special-prompts"
+FOLLOW_UP_JOB = "follow-up"
 
 
 def _in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
@@ -95,6 +99,7 @@ def catch_up(*, engine: Engine, settings: Settings, clock: Clock) -> list[str]:
     return periods
 
 
+@led(MONTHLY_JOB)
 async def monthly_job(*, engine: Engine, settings: Settings, clock: Clock) -> None:
     """The monthly tick: plan the current period's prompts (idempotent per period)."""
     period = planning.current_period(clock=clock, settings=settings)
@@ -112,6 +117,7 @@ def _expand(engine: Engine, settings: Settings, clock: Clock) -> int:
     )
 
 
+@led(BROADCAST_JOB)
 async def broadcast_job(
     *, engine: Engine, settings: Settings, clock: Clock, dispatcher: Dispatcher | None = None
 ) -> None:
@@ -121,6 +127,18 @@ async def broadcast_job(
         log.info("%d special prompts fell due and were expanded", result)
         if dispatcher is not None:
             dispatcher.tick()  # their deliveries are due now: no need to wait a tick
+
+
+@led(FOLLOW_UP_JOB)
+async def follow_up_job(
+    *, engine: Engine, settings: Settings, clock: Clock, dispatcher: Dispatcher | None = None
+) -> None:
+    """Take the reminder and escalation steps that have fallen due (each once)."""
+    stats = await asyncio.to_thread(
+        escalation.run_follow_ups, engine, clock=clock, settings=settings
+    )
+    if stats.busy and dispatcher is not None:
+        dispatcher.tick()  # the steps' deliveries are due now
 
 
 async def dispatch_job(dispatcher: Dispatcher) -> None:
@@ -176,6 +194,13 @@ def build_scheduler(
         name="due special prompts",
         kwargs={"engine": engine, "settings": settings, "clock": clock, "dispatcher": dispatcher},
     )
+    scheduler.add_job(
+        follow_up_job,
+        IntervalTrigger(seconds=settings.FOLLOW_UP_INTERVAL_SECONDS, timezone=zone),
+        id=FOLLOW_UP_JOB,
+        name="reminders and escalation",
+        kwargs={"engine": engine, "settings": settings, "clock": clock, "dispatcher": dispatcher},
+    )
     if dispatcher is not None:
         scheduler.add_job(
             dispatch_job,
@@ -190,11 +215,13 @@ def build_scheduler(
 __all__ = [
     "BROADCAST_JOB",
     "DISPATCH_JOB",
+    "FOLLOW_UP_JOB",
     "MONTHLY_JOB",
     "broadcast_job",
     "build_scheduler",
     "catch_up",
     "dispatch_job",
+    "follow_up_job",
     "monthly_job",
     "plan_period",
 ]

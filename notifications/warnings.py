@@ -15,6 +15,7 @@ so the dispatcher sends them like any other row of the outbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,7 +39,7 @@ from models.warnings import (
     withdraw_warning,
 )
 from notifications.outbox import ack_links, first_channel
-from notifications.rendering import render_warning
+from notifications.rendering import reader_locale, render_warning
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,20 @@ def unit_head(session: Session, *, unit: Unit) -> Person:
     )
 
 
-def _key(warning_id: int | None, channel: Channel, *, notice: bool, replaces: int | None) -> str:
+def _key(
+    warning_id: int | None,
+    channel: Channel,
+    *,
+    notice: bool,
+    replaces: int | None,
+    tag: str = "",
+    notice_role: str = "supervisor",
+) -> str:
     key = f"w{warning_id}-{channel.value}"
+    if tag:
+        key += f"-{tag}"
     if notice:
-        key += "-sup"
+        key += "-sup" if notice_role == "supervisor" else "-off"
     if replaces is not None:
         key += f"-r{replaces}"
     return key
@@ -142,6 +153,9 @@ def create_warning_delivery(
     settings: Settings,
     subject: Person | None = None,
     replaces: Delivery | None = None,
+    headline: Callable[[str], str] | None = None,
+    notice_role: str = "supervisor",
+    tag: str = "",
 ) -> Delivery:
     """Render ``warning`` for ``reader`` on ``channel`` and add it to the outbox.
 
@@ -154,6 +168,10 @@ def create_warning_delivery(
         settings: the settings.
         subject: the person warned, when ``reader`` is their supervisor (a notice).
         replaces: the failed delivery this one falls back from.
+        headline: a first line (a reminder, an escalation): given the reader's
+            locale, returns the text in it.
+        notice_role: on a notice, who reads it: ``supervisor`` or ``officer``.
+        tag: what the delivery is for (``rm0.1``, ``esc1``) in its idempotency key.
     """
     issuer = session.get(Person, warning.issued_by_id)
     issuer_unit = session.get(Unit, issuer.unit_id) if issuer is not None else None
@@ -171,6 +189,8 @@ def create_warning_delivery(
         risk_point=risk_point,
         subject=subject,
         ack_url=url,
+        notice_role=notice_role,
+        headline=headline(reader_locale(reader.locale, settings)) if headline else "",
     )
     delivery = Delivery(
         warning_id=warning.id,
@@ -191,6 +211,8 @@ def create_warning_delivery(
             channel,
             notice=subject is not None,
             replaces=replaces.id if replaces is not None else None,
+            tag=tag,
+            notice_role=notice_role,
         ),
         created_at=now,
     )
@@ -334,6 +356,7 @@ def warning_fallback(
         settings=settings,
         subject=subject,
         replaces=failed,
+        notice_role="officer" if notice and person.id == warning.issued_by_id else "supervisor",
     )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
@@ -25,21 +26,25 @@ from config.settings import Settings, load_settings
 from models.assessment import assess
 from models.audit import AuditEvent
 from models.catalog import RiskLevel
-from models.clock import Clock
+from models.clock import Clock, FixedClock
 from models.conversations import bind_chat, create_binding_code
 from models.db import make_engine, session_scope, upgrade
 from models.importing import ImportResult, import_catalog, import_people
 from models.people import Channel, Person, Role
 from models.queries import count_by_level, count_by_role, list_units
+from models.warnings import Warning
 from notifications.channels import build_adapters
 from notifications.dispatcher import Dispatcher, count_deliveries
+from notifications.escalation import run_follow_ups
 from notifications.planning import (
     current_period,
     issue_special_prompt,
     plan_monthly_cycle,
     set_focus,
 )
+from notifications.warnings import issue_and_notify
 from riskprompt.cli.common import table
+from riskprompt.cli.tick import follow_up_line
 from riskprompt.reporting import display_rows, render_png, report_table
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -74,6 +79,8 @@ class Demo:
             TWILIO_ACCOUNT_SID=None,
             TELEGRAM_TOKEN=None,
             PUBLIC_URL=None,
+            # the demo shows every step at once, whatever the hour it is run at
+            QUIET_HOURS="",
         )
         return cls(settings=settings, clock=clock, console=console)
 
@@ -107,7 +114,9 @@ class Demo:
         self.show_messages()
         self.step(_("8. A conversation in the console chat"))
         asyncio.run(self.conversation())
-        self.step(_("9. Assessment"))
+        self.step(_("9. A warning escalates on an advanced clock"))
+        asyncio.run(self.escalation())
+        self.step(_("10. Assessment"))
         self.assessment()
 
     def import_samples(self) -> None:
@@ -339,6 +348,72 @@ class Demo:
         self.console.print(
             _("%(n)s exchanges; the audit log now holds %(steps)s records.")
             % {"n": format_number(len(exchanges)), "steps": format_number(steps)}
+        )
+
+    async def escalation(self) -> None:
+        """A yellow warning nobody answers: reminded, then orange, on a clock moved ahead."""
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                officer = self._officer(session)
+                person = session.exec(
+                    select(Person)
+                    .where(Person.role == Role.STAFF, col(Person.supervisor_id).is_not(None))
+                    .order_by(col(Person.id).desc())
+                ).first()
+                if person is None:  # the shipped sample has supervised staff
+                    raise RuntimeError("the sample people have no supervised staff")
+                warning = issue_and_notify(
+                    session,
+                    actor=officer,
+                    person=person,
+                    colour="yellow",
+                    form="correct",
+                    reason=_("Procurement approved without a collective decision"),
+                    clock=self.clock,
+                    settings=self.settings,
+                )
+                code, name, deadline = f"W{warning.id}", person.name, warning.deadline
+            self.console.print(
+                _("%(officer)s issued yellow warning %(code)s to %(name)s, deadline %(deadline)s.")
+                % {
+                    "officer": officer.name,
+                    "code": code,
+                    "name": name,
+                    "deadline": format_when(deadline, self.settings.zone),
+                }
+            )
+            later = FixedClock(self.clock.now())
+            for moment in (
+                deadline - timedelta(days=3),
+                deadline - timedelta(days=1),
+                deadline + timedelta(hours=1),
+            ):
+                later.current = moment
+                stats = run_follow_ups(engine, clock=later, settings=self.settings)
+                self.console.print(
+                    f"{format_when(moment, self.settings.zone)}  {follow_up_line(stats)}",
+                    highlight=False,
+                )
+            async with Dispatcher(
+                engine, self.settings, later, build_adapters(self.settings), "demo"
+            ) as worker:
+                sent = (await worker.drain()).sent
+            with session_scope(engine) as session:
+                now = session.get(Warning, warning.id)
+                assert now is not None
+                colour, new_deadline = now.colour, now.deadline
+        finally:
+            engine.dispose()
+        self.console.print(
+            _("%(code)s is now %(colour)s, new deadline %(deadline)s; %(n)s messages sent.")
+            % {
+                "code": code,
+                "colour": _(colour.label),
+                "deadline": format_when(new_deadline, self.settings.zone),
+                "n": format_number(sent),
+            },
+            highlight=False,
         )
 
     def assessment(self) -> None:

@@ -242,13 +242,16 @@ def people_show(
 
 def _register() -> None:
     # Imported here so that each command module stays small and owns its commands.
-    from riskprompt.cli import chat, dispatch, prompts, transfer, web
+    from riskprompt.cli import audit, chat, dispatch, prompts, transfer, web
     from riskprompt.cli import demo as demo_command
+    from riskprompt.cli import doctor as doctor_command
     from riskprompt.cli import report as report_command
+    from riskprompt.cli import run as run_command
     from riskprompt.cli import tick as tick_command
     from riskprompt.cli import warnings as warnings_command
 
     transfer.register(app)
+    audit.register(app)
     prompts.register(app)
     dispatch.register(app)
     web.register(app)
@@ -256,6 +259,8 @@ def _register() -> None:
     demo_command.register(app)
     report_command.register(app)
     tick_command.register(app)
+    run_command.register(app)
+    doctor_command.register(app)
     warnings_command.register(app)
 
 

@@ -123,7 +123,7 @@ async def _converse(context: AppContext, staff_id: str) -> None:
             try:
                 reply = await _act(person_chat, text)
             except ConsoleError as exc:
-                reply = f"! {exc}"
+                reply = f"! {exc.translated(_)}"
             if reply:
                 out.print(reply, markup=False, highlight=False)
 
@@ -136,6 +136,6 @@ async def _act(person_chat: ConsoleChat, text: str) -> str:
         return await person_chat.tap(int(rest) if rest.isdigit() else rest or 1)
     if command in ("/upload", "/photo"):
         if not rest:
-            raise ConsoleError("give a file: /upload PATH")
+            raise ConsoleError(N_("give a file: /upload PATH"))
         return await person_chat.upload(Path(rest), as_photo=command == "/photo")
     return await person_chat.send(text)

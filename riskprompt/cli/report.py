@@ -24,7 +24,7 @@ from riskprompt.reporting import (
 )
 
 
-def _read_weights(path: Path) -> dict[str, float]:
+def _read_weights(path: Path, base: dict[str, float]) -> dict[str, float]:
     """The weights in a TOML file: top-level keys, or a ``[weights]`` table.
 
     Raises:
@@ -39,7 +39,7 @@ def _read_weights(path: Path) -> dict[str, float]:
     table_ = data.get("weights", data)
     if not isinstance(table_, dict):
         raise InvalidInput(N_("the weights must be a table of numbers"))
-    return parse_weights(table_)
+    return parse_weights(table_, base)
 
 
 @reports_errors
@@ -76,7 +76,9 @@ def report(
     if view not in ("unit", "person"):
         raise InvalidInput(N_("unknown view %(value)r: use unit or person"), value=by)
     checked_period = parse_period(period)
-    chosen_weights = _read_weights(weights) if weights else None
+    chosen_weights = (
+        _read_weights(weights, context.settings.ASSESSMENT_WEIGHTS) if weights else None
+    )
     with context.session() as session:
         unit_id = resolve_unit(session, ref=unit).id if unit else None
         by_view: By = "person" if view == "person" else "unit"

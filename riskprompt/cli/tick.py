@@ -14,17 +14,27 @@ from typing import Annotated
 
 import typer
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
 
 from config.i18n import _, format_number
 from config.settings import Settings
 from models.clock import Clock, FixedClock
 from models.db import session_scope
 from models.periods import current_period, period_bounds
+from notifications.escalation import FollowUpStats, run_follow_ups
 from notifications.planning import expand_due_broadcasts
-from notifications.scheduler import catch_up, plan_period
+from notifications.scheduler import (
+    BROADCAST_JOB,
+    FOLLOW_UP_JOB,
+    MONTHLY_JOB,
+    catch_up,
+    plan_period,
+)
+from notifications.ticklock import leading
 from riskprompt.cli.common import app_context, reports_errors
 from riskprompt.cli.dispatch import _configure_logging, _dispatch, _stats_line
 from riskprompt.cli.prompts import parse_at
+from riskprompt.context import AppContext
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +43,7 @@ def register(app: typer.Typer) -> None:
         "tick",
         help=_(
             "Run once everything due up to now (or --at): missed monthly cycles, "
-            "due special prompts and due deliveries."
+            "due special prompts, reminders and escalations, and due deliveries."
         ),
     )(tick)
 
@@ -47,6 +57,37 @@ def monthly_cycle_due(*, clock: Clock, settings: Settings) -> bool:
     trigger = CronTrigger.from_crontab(settings.MONTHLY_CRON, timezone=zone)
     fire = trigger.get_next_fire_time(None, month_start)
     return fire is not None and fire <= now
+
+
+def _monthly(context: AppContext, engine: Engine, clock: Clock) -> None:
+    """Catch up missed monthly cycles and run this month's once it is due."""
+    settings, console = context.settings, context.console
+    for period in catch_up(engine=engine, settings=settings, clock=clock):
+        console.print(_("Caught up the monthly cycle of %(period)s.") % {"period": period})
+    if monthly_cycle_due(clock=clock, settings=settings):
+        period = current_period(clock=clock, settings=settings)
+        result = plan_period(engine=engine, settings=settings, clock=clock, period=period)
+        console.print(
+            _("Monthly cycle %(period)s: %(n)s new prompts.")
+            % {"period": period, "n": format_number(result.prompts_created)}
+        )
+
+
+def follow_up_line(stats: FollowUpStats) -> str:
+    """One line: the reminders, lists, escalations and flags of a follow-up run."""
+    return _(
+        "Reminders: %(prompts)s prompts, %(warnings)s warnings (%(skipped)s overtaken); "
+        "lists to officers: %(lists)s (%(people)s people); escalations: %(escalations)s; "
+        "flagged: %(flagged)s."
+    ) % {
+        "prompts": format_number(stats.prompt_reminders),
+        "warnings": format_number(stats.warning_reminders),
+        "skipped": format_number(stats.reminders_skipped),
+        "lists": format_number(stats.officer_lists),
+        "people": format_number(stats.people_listed),
+        "escalations": format_number(stats.escalations),
+        "flagged": format_number(stats.flagged),
+    }
 
 
 @reports_errors
@@ -66,24 +107,29 @@ def tick(
 ) -> None:
     """Run once everything that is due."""
     context = app_context(ctx)
-    _configure_logging(logging.WARNING)
+    _configure_logging(logging.WARNING, context.settings)
     settings = context.settings
     clock: Clock = FixedClock(parse_at(at, context)) if at else context.clock
     engine = context.ready_engine()
     console = context.console
-    for period in catch_up(engine=engine, settings=settings, clock=clock):
-        console.print(_("Caught up the monthly cycle of %(period)s.") % {"period": period})
-    if monthly_cycle_due(clock=clock, settings=settings):
-        period = current_period(clock=clock, settings=settings)
-        result = plan_period(engine=engine, settings=settings, clock=clock, period=period)
-        console.print(
-            _("Monthly cycle %(period)s: %(n)s new prompts.")
-            % {"period": period, "n": format_number(result.prompts_created)}
-        )
-    with session_scope(engine) as session:
-        expanded = expand_due_broadcasts(session, clock=clock, settings=settings)
+    # The same locks as the scheduler's ticks: another instance doing this work now
+    # (PostgreSQL) means it is being done; it is idempotent anyway.
+    with leading(engine, MONTHLY_JOB) as leads:
+        if leads:
+            _monthly(context, engine, clock)
+        else:
+            console.print(_("Another instance is running the monthly cycle; skipped here."))
+    expanded = 0
+    with leading(engine, BROADCAST_JOB) as leads, session_scope(engine) as session:
+        if leads:
+            expanded = expand_due_broadcasts(session, clock=clock, settings=settings)
     console.print(
         _("Special prompts fallen due: %(n)s.") % {"n": format_number(expanded)}, highlight=False
     )
+    with leading(engine, FOLLOW_UP_JOB) as leads:
+        follow_up = (
+            run_follow_ups(engine, clock=clock, settings=settings) if leads else FollowUpStats()
+        )
+    console.print(follow_up_line(follow_up), highlight=False)
     stats = asyncio.run(_dispatch(engine, settings, clock, True))
     console.print(_stats_line(stats), highlight=False)

@@ -1,4 +1,4 @@
-"""The officer REST API under ``/api/v1``: special prompts, listings and correction reviews.
+"""The officer REST API under ``/api/v1``: special prompts, warnings, listings and reviews.
 
 Every call carries an officer's bearer token (``riskprompt tokens create
 STAFF_ID``).  No token, an unknown or a revoked one: 401.  A valid token whose
@@ -15,8 +15,9 @@ from sqlmodel import Session
 
 from config.i18n import N_, translator
 from models.conversations import authenticate_token
-from models.errors import NotFound, PermissionDenied
+from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.listings import (
+    WarningRow,
     correction_row,
     page_corrections,
     page_prompts,
@@ -24,6 +25,7 @@ from models.listings import (
 )
 from models.people import Person
 from models.prompts import PromptStatus
+from models.queries import get_person, resolve_unit
 from models.warnings import (
     Rectification,
     RectificationStatus,
@@ -32,6 +34,7 @@ from models.warnings import (
     review_rectification,
 )
 from notifications.planning import issue_special_prompt
+from notifications.warnings import issue_and_notify, unit_head
 from riskprompt.web.context import WebContext, reader_locale, web_context
 from riskprompt.web.schemas import (
     MAX_ID,
@@ -46,6 +49,7 @@ from riskprompt.web.schemas import (
     ReviewCreate,
     SpecialPromptCreate,
     StaffId,
+    WarningCreate,
     WarningPage,
     WarningPublic,
 )
@@ -133,6 +137,43 @@ async def create_special_prompt(
         )
         session.flush()
         return BroadcastPublic.of(broadcast)
+
+    return await context.run(issue)
+
+
+@router.post(
+    "/warnings",
+    status_code=201,
+    summary="Issue a three-colour warning (预警)",
+    responses={404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}},
+)
+async def create_warning(
+    body: WarningCreate, request: Request, token: Token, context: Context
+) -> WarningPublic:
+    """Issue a warning to a person (or a unit's head); its deliveries are queued at once."""
+
+    def issue(session: Session) -> WarningPublic:
+        officer = authenticate(session, request, token, context)
+        if (body.person is None) == (body.unit is None):
+            raise InvalidInput(N_("give either a person or a unit"))
+        if body.person is not None:
+            person = get_person(session, staff_id=body.person)
+        else:
+            person = unit_head(session, unit=resolve_unit(session, ref=str(body.unit)))
+        warning = issue_and_notify(
+            session,
+            actor=officer,
+            person=person,
+            colour=body.colour,
+            form=body.form,
+            reason=body.reason,
+            deadline=body.deadline,
+            risk_point_id=body.risk_point_id,
+            clock=context.clock,
+            settings=context.settings,
+        )
+        session.flush()
+        return WarningPublic.of(WarningRow(warning=warning, person=person, issuer=officer))
 
     return await context.run(issue)
 

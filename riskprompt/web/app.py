@@ -10,15 +10,16 @@ answers.  Domain errors become HTTP answers here, translated for the reader.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 
 from config.settings import Settings
 from models.clock import Clock
 from models.errors import DomainError
 from riskprompt import __version__
-from riskprompt.web import ack, api, health, telegram, twilio
+from riskprompt.web import ack, api, health, metrics, telegram, twilio
 from riskprompt.web.context import TelegramHandler, WebContext
-from riskprompt.web.errors import domain_error_handler
+from riskprompt.web.errors import domain_error_handler, validation_error_handler
 
 
 def create_app(
@@ -51,8 +52,11 @@ def create_app(
     app.state.context = WebContext(
         settings=settings, engine=engine, clock=clock, telegram_handler=telegram_handler
     )
+    app.state.metrics = metrics.make_registry(engine, clock)
     app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(twilio.router)
     app.include_router(ack.router)
     app.include_router(telegram.router)

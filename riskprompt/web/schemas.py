@@ -90,6 +90,28 @@ class SpecialPromptCreate(_Input):
     requires_ack: StrictBool = Field(default=True, description="Readers must acknowledge.")
 
 
+class WarningCreate(_Input):
+    """A three-colour warning (三色预警) to issue."""
+
+    person: StaffId | None = Field(
+        default=None, description="The staff ID (工号) warned; or give `unit`."
+    )
+    unit: Annotated[int | None, Field(ge=1, le=MAX_ID)] = Field(
+        default=None, description="Warn the head of this unit instead of a person."
+    )
+    colour: WarningColour = Field(description="yellow, orange or red")
+    form: WarningForm = Field(
+        description="prompt (预警提示), admonish (诫勉警示) or correct (责令纠错)"
+    )
+    reason: Annotated[Text, Field(min_length=1)] = Field(description="Why.")
+    risk_point_id: Annotated[int | None, Field(ge=1, le=MAX_ID)] = Field(
+        default=None, description="The risk point it is about, if any."
+    )
+    deadline: Moment | None = Field(
+        default=None, description="By when (with an offset); default: per colour, in the settings."
+    )
+
+
 class ReviewCreate(_Input):
     """An officer's decision on a correction report (整改反馈)."""
 

@@ -137,7 +137,8 @@ def test_riskprompt_chat_reads_lines_from_the_terminal(
     assert "正以张出纳的身份在终端对话" in result.output  # zh_CN, the default
     assert "[1] Acknowledge P1" in result.output
     assert "✓ P1 acknowledged by 张出纳" in result.output
-    assert "! no button" in result.output or "! the last message" in result.output
+    # the edited message has no button left: the console says so, in zh_CN
+    assert "! 没有可点击的按钮" in result.output
     assert "/warnings" in result.output
     unknown = cli.invoke(_cli(clock), ["chat", "--as", "NOBODY"], input="")
     assert unknown.exit_code == 1

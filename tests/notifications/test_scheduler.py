@@ -18,6 +18,7 @@ from notifications.planning import issue_special_prompt
 from notifications.scheduler import (
     BROADCAST_JOB,
     DISPATCH_JOB,
+    FOLLOW_UP_JOB,
     MONTHLY_JOB,
     broadcast_job,
     build_scheduler,
@@ -79,7 +80,7 @@ def test_jobs_run_in_the_configured_zone_with_safe_defaults(engine, settings, cl
     )
     jobs = jobs_of(scheduler)
 
-    assert set(jobs) == {MONTHLY_JOB, DISPATCH_JOB, BROADCAST_JOB}
+    assert set(jobs) == {MONTHLY_JOB, DISPATCH_JOB, BROADCAST_JOB, FOLLOW_UP_JOB}
     assert str(scheduler.timezone) == "Asia/Shanghai"
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1

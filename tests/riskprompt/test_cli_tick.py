@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
+from config.settings import load_settings
 from models import Delivery, DeliveryStatus, Prompt, Role
+from models.clock import FixedClock
+from notifications.warnings import issue_and_notify
 from riskprompt.cli.app import app
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
@@ -77,3 +80,40 @@ def test_tick_refuses_a_malformed_moment(cli: CliRunner) -> None:
     result = cli.invoke(app, ["--locale", "en", "tick", "--at", "tomorrow"])
     assert result.exit_code == 1
     assert "YYYY-MM-DD HH:MM" in result.output
+
+
+def test_tick_takes_reminders_and_escalations_once(
+    cli: CliRunner,
+    session: Session,
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RISKPROMPT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    unit = make_unit(session)
+    officer = make_person(session, unit=unit, role=Role.OFFICER, staff_id="JW001", channels="email")
+    staff = make_person(session, unit=unit, staff_id="ST001", channels="email")
+    issue_and_notify(  # on 2026-12-01 at 09:00, due on the 10th at 09:00
+        session,
+        actor=officer,
+        person=staff,
+        colour="yellow",
+        form="correct",
+        reason="未按规定报销",
+        deadline=clock.now() + timedelta(days=9),
+        clock=clock,
+        settings=load_settings(),
+    )
+    session.commit()
+
+    def tick(at: str) -> str:
+        result = cli.invoke(app, ["--locale", "en", "tick", "--at", at])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "0 warnings (0 overtaken)" in tick("2026-12-07 08:59")
+    assert "1 warnings (0 overtaken)" in tick("2026-12-07 09:00")  # 3 days before
+    # ten days later: the 1-day reminder is overtaken, the warning escalates, once
+    late = tick("2026-12-20 09:00")
+    assert "0 warnings (1 overtaken)" in late and "escalations: 1" in late
+    assert "escalations: 0" in tick("2026-12-20 09:00")

@@ -1,0 +1,631 @@
+"""Reminders and escalation: silence is not an answer.
+
+One policy, in the settings:
+
+* an unacknowledged prompt is re-sent on the reader's next channel every
+  ``PROMPT_REMIND_AFTER_HOURS``, ``PROMPT_REMINDERS`` times; at the step after
+  that the responsible officers get one list of the people who have not
+  acknowledged (the issuing officer of a special prompt; for a monthly prompt the
+  officers of the person's unit or a unit above it, or every officer when none);
+* a warning waiting for its addressee reminds them ``WARNING_REMIND_DAYS_<COLOUR>``
+  days before its deadline; when the deadline passes it rises one colour with a
+  new deadline (``WARNING_DEADLINE_DAYS_<COLOUR>`` from now) and the person (on
+  every channel), their supervisor and the issuing officer are told; an overdue
+  red is flagged for disciplinary follow-up and the issuing officer is told.
+
+Every step is due on a row: ``Prompt.remind_at`` and ``Warning.next_step_at``.
+:func:`run_follow_ups` takes what is due, oldest first, and takes each step once:
+the row's state moves on in the transaction that queues the step's deliveries.
+After downtime every missed step is taken once, in order; a warning reminder
+overtaken by a later step of the same warning (its deadline passed meanwhile) is
+recorded as skipped instead of sent.  Quiet hours are the dispatcher's
+(:mod:`notifications.quiet`): what is queued at night goes out in the morning.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from config.i18n import N_, format_number, translator
+from config.settings import Settings
+from models.audit import record
+from models.catalog import Unit
+from models.clock import Clock
+from models.people import Channel, Person, Role
+from models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
+from models.warnings import (
+    NEXT_COLOUR,
+    WAITING_STATES,
+    Warning,
+    WarningColour,
+    escalate_warning,
+    flag_warning,
+)
+from notifications.outbox import ack_links, first_channel
+from notifications.rendering import (
+    render_prompt_reminder,
+    render_unacknowledged_list,
+)
+from notifications.warnings import create_warning_delivery, default_deadline
+
+log = logging.getLogger(__name__)
+
+#: Rows taken per transaction.
+BATCH_SIZE = 500
+
+
+@dataclass
+class FollowUpStats:
+    """What one run of the follow-up did.
+
+    Attributes:
+        prompt_reminders: unacknowledged prompts re-sent.
+        officer_lists: lists of people who have not acknowledged, queued to officers.
+        people_listed: prompts named on those lists.
+        warning_reminders: warning reminders queued.
+        reminders_skipped: warning reminders overtaken by a later step (after downtime).
+        escalations: warnings that rose one colour.
+        flagged: overdue red warnings flagged for disciplinary follow-up.
+    """
+
+    prompt_reminders: int = 0
+    officer_lists: int = 0
+    people_listed: int = 0
+    warning_reminders: int = 0
+    reminders_skipped: int = 0
+    escalations: int = 0
+    flagged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return asdict(self)
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything was done."""
+        return any(asdict(self).values())
+
+
+def run_follow_ups(
+    engine: Engine, *, clock: Clock, settings: Settings, batch_size: int = BATCH_SIZE
+) -> FollowUpStats:
+    """Take every reminder and escalation step due by now, once, oldest first.
+
+    Each batch is one transaction (its steps, their deliveries and audit records);
+    on PostgreSQL due rows are taken with ``FOR UPDATE SKIP LOCKED`` so that two
+    instances never take the same step.
+
+    Args:
+        engine: the database.
+        clock: the clock (``tick --at`` moves it).
+        settings: the policy (see the module).
+        batch_size: rows per transaction.
+
+    Returns:
+        What was done.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database failed; batches committed stay.
+    """
+    stats = FollowUpStats()
+    while True:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            taken = _warning_batch(
+                session, clock=clock, settings=settings, stats=stats, size=batch_size
+            )
+        if taken < batch_size:
+            break
+    while True:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            taken = _prompt_batch(
+                session, clock=clock, settings=settings, stats=stats, size=batch_size
+            )
+        if taken < batch_size:
+            break
+    if stats.busy:
+        log.info("follow-up: %s", stats.as_dict())
+    return stats
+
+
+def _locked(session: Session, query):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    """``query`` with its rows locked against other instances (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=query.column_descriptions[0]["entity"])
+    return query
+
+
+# -- prompts ------------------------------------------------------------------------------
+
+
+def first_reminder_at(created_at: datetime, settings: Settings) -> datetime | None:
+    """When a new prompt asking for an acknowledgement is first followed up (None: never)."""
+    if settings.PROMPT_REMIND_AFTER_HOURS <= 0:
+        return None
+    return created_at + timedelta(hours=settings.PROMPT_REMIND_AFTER_HOURS)
+
+
+def reminder_channel(session: Session, *, prompt: Prompt, person: Person) -> Channel | None:
+    """The channel of a prompt's next reminder: the one after the last used, round again."""
+    reachable = person.reachable_channels()
+    if not reachable:
+        return None
+    last = session.exec(
+        select(Delivery.channel)
+        .where(col(Delivery.prompt_id) == prompt.id, col(Delivery.person_id) == person.id)
+        .order_by(col(Delivery.id).desc())
+        .limit(1)
+    ).first()
+    if last is None or Channel(last) not in reachable:
+        return reachable[0]
+    return reachable[(reachable.index(Channel(last)) + 1) % len(reachable)]
+
+
+def _prompt_batch(
+    session: Session, *, clock: Clock, settings: Settings, stats: FollowUpStats, size: int
+) -> int:
+    now = clock.now()
+    rows = session.exec(
+        _locked(
+            session,
+            select(Prompt)
+            .where(
+                col(Prompt.status) == PromptStatus.OPEN,
+                col(Prompt.remind_at) <= now,
+            )
+            .order_by(col(Prompt.remind_at), col(Prompt.id))
+            .limit(size),
+        )
+    ).all()
+    if not rows:
+        return 0
+    people = {
+        p.id: p
+        for p in session.exec(
+            select(Person).where(col(Person.id).in_({prompt.person_id for prompt in rows}))
+        ).all()
+    }
+    interval = timedelta(hours=settings.PROMPT_REMIND_AFTER_HOURS)
+    unanswered: list[tuple[Prompt, Person]] = []
+    for prompt in rows:
+        person = people[prompt.person_id]
+        step = prompt.reminders + 1
+        prompt.reminders = step
+        if not person.active or not prompt.requires_ack:
+            prompt.remind_at = None
+            continue
+        if step > settings.PROMPT_REMINDERS:
+            prompt.remind_at = None
+            unanswered.append((prompt, person))
+            continue
+        prompt.remind_at = now + interval if interval else None
+        channel = reminder_channel(session, prompt=prompt, person=person)
+        if channel is None:
+            log.warning("prompt %s: %s has no reachable channel", prompt.id, person.staff_id)
+        else:
+            _queue_prompt_reminder(session, prompt, person, channel, step, now, settings)
+            stats.prompt_reminders += 1
+        record(
+            session,
+            at=now,
+            actor_id=None,
+            action="prompt.reminded",
+            subject_type="prompt",
+            subject_id=prompt.id,
+            data={"reminder": step, "channel": channel.value if channel else None},
+        )
+    for prompt in rows:
+        session.add(prompt)
+    if unanswered:
+        _queue_officer_lists(session, unanswered, now=now, settings=settings, stats=stats)
+    return len(rows)
+
+
+def _queue_prompt_reminder(
+    session: Session,
+    prompt: Prompt,
+    person: Person,
+    channel: Channel,
+    step: int,
+    now: datetime,
+    settings: Settings,
+) -> Delivery:
+    url = None
+    if channel is Channel.EMAIL:
+        url = ack_links(settings, now).for_prompt(prompt.id or 0, person.id or 0)
+    rendered = render_prompt_reminder(
+        prompt=prompt, person=person, channel=channel, settings=settings, number=step, ack_url=url
+    )
+    delivery = Delivery(
+        prompt_id=prompt.id,
+        person_id=person.id or 0,
+        channel=channel.value,
+        subject=rendered.subject,
+        body=rendered.text,
+        html=rendered.html,
+        extra={
+            "parts": list(rendered.parts),
+            "buttons": [[b.label, b.data] for b in rendered.buttons],
+            "reminder": step,
+        },
+        status=DeliveryStatus.PENDING,
+        due_at=now,
+        idempotency_key=f"p{prompt.id}-{channel.value}-rem{step}",
+        created_at=now,
+    )
+    session.add(delivery)
+    return delivery
+
+
+def _ancestors(session: Session) -> dict[int, list[int]]:
+    """Each unit's id with the ids of the units above it, nearest first."""
+    parents = dict(session.exec(select(Unit.id, Unit.parent_id)).all())
+    chains: dict[int, list[int]] = {}
+    for unit_id in parents:
+        chain, seen, current = [], set(), unit_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            chain.append(current)
+            current = parents.get(current)
+        chains[unit_id] = chain
+    return chains
+
+
+def responsible_officers(
+    session: Session, *, prompts: Sequence[tuple[Prompt, Person]]
+) -> dict[int, list[int]]:
+    """Prompt id → the ids of the officers who hear that it was not acknowledged.
+
+    The issuing officer of a special prompt; for a monthly prompt the active
+    officers of the person's unit or a unit above it (the nearest level that has
+    any); every active officer when no unit has one.
+    """
+    officers = session.exec(
+        select(Person).where(
+            col(Person.active).is_(True), col(Person.role).in_([Role.OFFICER, Role.ADMIN])
+        )
+    ).all()
+    by_unit: dict[int, list[int]] = defaultdict(list)
+    for officer in officers:
+        by_unit[officer.unit_id].append(officer.id or 0)
+    everyone = sorted(o.id or 0 for o in officers)
+    active = set(everyone)
+    chains = _ancestors(session)
+    result: dict[int, list[int]] = {}
+    for prompt, person in prompts:
+        if prompt.kind is PromptKind.SPECIAL and prompt.issued_by_id in active:
+            result[prompt.id or 0] = [prompt.issued_by_id or 0]
+            continue
+        chosen: list[int] = []
+        for unit_id in chains.get(person.unit_id, [person.unit_id]):
+            chosen = [o for o in by_unit.get(unit_id, []) if o != person.id]
+            if chosen:
+                break
+        result[prompt.id or 0] = chosen or [o for o in everyone if o != person.id]
+    return result
+
+
+def _queue_officer_lists(
+    session: Session,
+    unanswered: Sequence[tuple[Prompt, Person]],
+    *,
+    now: datetime,
+    settings: Settings,
+    stats: FollowUpStats,
+) -> None:
+    """One message per officer naming the people who have not acknowledged."""
+    routing = responsible_officers(session, prompts=unanswered)
+    per_officer: dict[int, list[tuple[Prompt, Person]]] = defaultdict(list)
+    for prompt, person in unanswered:
+        for officer_id in routing[prompt.id or 0]:
+            per_officer[officer_id].append((prompt, person))
+        record(
+            session,
+            at=now,
+            actor_id=None,
+            action="prompt.unacknowledged_reported",
+            subject_type="prompt",
+            subject_id=prompt.id,
+            data={"reminders": prompt.reminders - 1, "officers": routing[prompt.id or 0]},
+        )
+        stats.people_listed += 1
+    if not per_officer:
+        log.warning("%d prompts not acknowledged and no officer to tell", len(unanswered))
+        return
+    officers = {
+        o.id: o for o in session.exec(select(Person).where(col(Person.id).in_(per_officer))).all()
+    }
+    units = dict(session.exec(select(Unit.id, Unit.name)).all())
+    for officer_id, items in sorted(per_officer.items()):
+        officer = officers[officer_id]
+        channel = first_channel(officer)
+        if channel is None:
+            log.warning(
+                "officer %s cannot be reached with the unacknowledged list", officer.staff_id
+            )
+            continue
+        rendered = render_unacknowledged_list(
+            rows=[
+                (
+                    person.name,
+                    person.staff_id,
+                    units.get(person.unit_id, ""),
+                    prompt.title,
+                    prompt.id or 0,
+                )
+                for prompt, person in items
+            ],
+            reminders=settings.PROMPT_REMINDERS,
+            reader=officer,
+            channel=channel,
+            settings=settings,
+        )
+        first = min(prompt.id or 0 for prompt, _person in items)
+        session.add(
+            Delivery(
+                person_id=officer_id,
+                channel=channel.value,
+                subject=rendered.subject,
+                body=rendered.text,
+                html=rendered.html,
+                extra={"parts": list(rendered.parts), "buttons": [], "unacknowledged": len(items)},
+                status=DeliveryStatus.PENDING,
+                due_at=now,
+                idempotency_key=f"ua{officer_id}-p{first}",
+                created_at=now,
+            )
+        )
+        stats.officer_lists += 1
+
+
+# -- warnings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One follow-up step of a warning: a reminder (``days`` before) or the deadline."""
+
+    at: datetime
+    days: float | None  # None: the overdue step
+
+
+def warning_steps(warning: Warning, settings: Settings) -> list[Step]:
+    """The steps of a warning's current deadline not taken yet, in order.
+
+    Reminders that would fall before the deadline was set are not planned.
+    """
+    since = warning.deadline_set_at or warning.created_at
+    reminders = [
+        Step(at=warning.deadline - timedelta(days=days), days=days)
+        for days in settings.warning_remind_days(warning.colour)
+        if warning.deadline - timedelta(days=days) > since
+    ]
+    return [*reminders[warning.reminders_sent :], Step(at=warning.deadline, days=None)]
+
+
+def _warning_batch(
+    session: Session, *, clock: Clock, settings: Settings, stats: FollowUpStats, size: int
+) -> int:
+    now = clock.now()
+    rows = session.exec(
+        _locked(
+            session,
+            select(Warning)
+            .where(
+                col(Warning.status).in_(sorted(WAITING_STATES)),
+                col(Warning.flagged_at).is_(None),
+                col(Warning.next_step_at) <= now,
+            )
+            .order_by(col(Warning.next_step_at), col(Warning.id))
+            .limit(size),
+        )
+    ).all()
+    for warning in rows:
+        _follow_up_warning(session, warning, now=now, clock=clock, settings=settings, stats=stats)
+        session.add(warning)
+    return len(rows)
+
+
+def _follow_up_warning(
+    session: Session,
+    warning: Warning,
+    *,
+    now: datetime,
+    clock: Clock,
+    settings: Settings,
+    stats: FollowUpStats,
+) -> None:
+    """Take the warning's due steps in order; leave ``next_step_at`` on the next one."""
+    person = session.get(Person, warning.person_id)
+    steps = warning_steps(warning, settings)
+    due = [step for step in steps if step.at <= now]
+    for index, step in enumerate(due):
+        if step.days is not None:
+            warning.reminders_sent += 1
+            # overtaken: a later step of this warning is due too (after downtime)
+            skipped = index < len(due) - 1 or person is None or not person.active
+            if skipped:
+                stats.reminders_skipped += 1
+            else:
+                _remind_warning(session, warning, person, step, now, settings)
+                stats.warning_reminders += 1
+            record(
+                session,
+                at=now,
+                actor_id=None,
+                action="warning.reminder_skipped" if skipped else "warning.reminded",
+                subject_type="warning",
+                subject_id=warning.id,
+                data={"colour": warning.colour.value, "days_before": step.days, "due": step.at},
+            )
+            continue
+        if WarningColour(warning.colour) is WarningColour.RED:
+            flag_warning(session, warning=warning, clock=clock)
+            _notify_flag(session, warning, now, settings)
+            stats.flagged += 1
+            return
+        target = NEXT_COLOUR[WarningColour(warning.colour)]
+        previous = WarningColour(warning.colour)
+        escalate_warning(
+            session,
+            warning=warning,
+            clock=clock,
+            new_deadline=default_deadline(target, now=now, settings=settings),
+        )
+        # Reminders the new deadline leaves no time for are not sent.
+        fresh = warning_steps(warning, settings)
+        warning.reminders_sent = sum(
+            1 for step in fresh if step.days is not None and step.at <= now
+        )
+        if person is not None:
+            _notify_escalation(session, warning, person, previous, now, settings)
+        stats.escalations += 1
+        break
+    remaining = [step for step in warning_steps(warning, settings) if step.at > now]
+    warning.next_step_at = remaining[0].at if remaining else now
+
+
+def _headline(msgid: str, **values: object) -> Callable[[str], str]:
+    """A headline translated for each reader's locale (colours by their name)."""
+
+    def text(locale: str) -> str:
+        gettext = translator(locale).gettext
+        shown = {
+            key: gettext(value.label) if isinstance(value, WarningColour) else value
+            for key, value in values.items()
+        }
+        return gettext(msgid) % shown
+
+    return text
+
+
+def _reminder_headline(days: float) -> Callable[[str], str]:
+    def text(locale: str) -> str:
+        i18n = translator(locale)
+        return i18n.ngettext(
+            "Reminder: %(num)s day left before the deadline.",
+            "Reminder: %(num)s days left before the deadline.",
+            math.ceil(days),
+        ) % {"num": format_number(days, locale)}
+
+    return text
+
+
+def _channels_for(warning: Warning, person: Person) -> list[Channel]:
+    reachable = person.reachable_channels()
+    return reachable[:1] if WarningColour(warning.colour) is WarningColour.YELLOW else reachable
+
+
+def _remind_warning(
+    session: Session,
+    warning: Warning,
+    person: Person,
+    step: Step,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    tag = f"rm{warning.escalations}.{warning.reminders_sent}"
+    for channel in _channels_for(warning, person):
+        create_warning_delivery(
+            session,
+            warning=warning,
+            reader=person,
+            channel=channel,
+            now=now,
+            settings=settings,
+            headline=_reminder_headline(step.days or 0),
+            tag=tag,
+        )
+
+
+def _notify_escalation(
+    session: Session,
+    warning: Warning,
+    person: Person,
+    previous: WarningColour,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """The person on every channel, their supervisor and the issuing officer."""
+    headline = _headline(
+        N_("Escalated from %(from)s to %(to)s: the deadline passed without a correction."),
+        **{"from": previous, "to": WarningColour(warning.colour)},
+    )
+    tag = f"esc{warning.escalations}"
+    for channel in person.reachable_channels():
+        create_warning_delivery(
+            session,
+            warning=warning,
+            reader=person,
+            channel=channel,
+            now=now,
+            settings=settings,
+            headline=headline,
+            tag=tag,
+        )
+    readers = []
+    supervisor = session.get(Person, person.supervisor_id) if person.supervisor_id else None
+    if supervisor is not None and supervisor.active:
+        readers.append((supervisor, "supervisor"))
+    officer = session.get(Person, warning.issued_by_id)
+    if officer is not None and officer.active and officer.id != getattr(supervisor, "id", None):
+        readers.append((officer, "officer"))
+    for reader, role in readers:
+        _notice(session, warning, person, reader, role, now, settings, headline, tag)
+
+
+def _notify_flag(session: Session, warning: Warning, now: datetime, settings: Settings) -> None:
+    person = session.get(Person, warning.person_id)
+    officer = session.get(Person, warning.issued_by_id)
+    if person is None or officer is None or not officer.active:
+        log.warning("warning %s flagged; its officer cannot be told", warning.id)
+        return
+    headline = _headline(N_("Overdue red warning: flagged for disciplinary follow-up."))
+    _notice(session, warning, person, officer, "officer", now, settings, headline, "flag")
+
+
+def _notice(
+    session: Session,
+    warning: Warning,
+    person: Person,
+    reader: Person,
+    role: str,
+    now: datetime,
+    settings: Settings,
+    headline: Callable[[str], str],
+    tag: str,
+) -> None:
+    channel = first_channel(reader)
+    if channel is None:
+        log.warning("warning %s: %s cannot be reached with a notice", warning.id, reader.staff_id)
+        return
+    create_warning_delivery(
+        session,
+        warning=warning,
+        reader=reader,
+        channel=channel,
+        now=now,
+        settings=settings,
+        subject=person,
+        headline=headline,
+        notice_role=role,
+        tag=tag,
+    )
+
+
+__all__ = [
+    "FollowUpStats",
+    "Step",
+    "first_reminder_at",
+    "reminder_channel",
+    "responsible_officers",
+    "run_follow_ups",
+    "warning_steps",
+]
