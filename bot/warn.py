@@ -15,6 +15,7 @@ from config.i18n import N_
 from models.errors import InvalidInput
 from models.people import Person, require_officer
 from models.queries import get_person, resolve_unit
+from models.text import check_storable
 from models.warnings import MAX_TEXT, WarningColour, WarningForm
 from notifications.warnings import default_deadline, issue_and_notify, unit_head
 
@@ -142,6 +143,7 @@ async def write_reason(turn: Turn) -> None:
         raise InvalidInput(N_("the reason may not be empty"))
     if len(reason) > MAX_TEXT:
         raise InvalidInput(N_("The text is longer than %(max)s characters."), max=MAX_TEXT)
+    check_storable(reason, N_("the reason"))
     flows.advance(turn.session, turn.state, step=flows.PREVIEW, now=turn.now, reason=reason)
     turn.say(
         _preview(turn) + "\n\n" + turn._("Issue it?"),

@@ -269,6 +269,36 @@ async def chat_special_prompt(scene: Scene, text: str) -> Outcome:
     return Outcome(_newest(scene, Broadcast.text)())
 
 
+async def api_warning(scene: Scene, text: str) -> Outcome:
+    body = {"person": "CW002", "colour": "yellow", "form": "prompt", "reason": text}
+    refused = await _api(scene, "POST", "/api/v1/warnings", body)
+    return refused or Outcome(_newest(scene, Warning.reason)())
+
+
+async def chat_warning(scene: Scene, text: str) -> Outcome:
+    world = scene.front.world
+    before = _newest(scene, Warning.id)()
+    for step in ("/cancel", "/warn", "CW002"):
+        await scene.front.webhook(world.api.message_update(OFFICER_CHAT, step))
+    for data in ("wn:c:yellow", "wn:f:prompt"):
+        message_id = world.message_with(OFFICER_CHAT, data)
+        await scene.front.webhook(
+            world.api.callback_update(OFFICER_CHAT, data, message_id=message_id)
+        )
+    await scene.front.webhook(world.api.message_update(OFFICER_CHAT, text))
+    reply = world.last_text(OFFICER_CHAT)
+    try:
+        message_id = world.message_with(OFFICER_CHAT, "wn:ok")
+    except AssertionError:
+        return Outcome(None, refusal=reply)
+    await scene.front.webhook(
+        world.api.callback_update(OFFICER_CHAT, "wn:ok", message_id=message_id)
+    )
+    if _newest(scene, Warning.id)() == before:
+        return Outcome(None, refusal=world.edits()[-1].params["text"] if world.edits() else reply)
+    return Outcome(_newest(scene, Warning.reason)())
+
+
 FIELDS: dict[str, Callable[[Scene, str], Awaitable[Outcome]]] = {
     "cli warn --reason": cli_warn,
     "cli remind --text": cli_remind,
@@ -279,6 +309,8 @@ FIELDS: dict[str, Callable[[Scene, str], Awaitable[Outcome]]] = {
     "api review note": api_review,
     "chat correction description": chat_correction,
     "chat special prompt text": chat_special_prompt,
+    "api warning reason": api_warning,
+    "chat warning reason": chat_warning,
 }
 
 
