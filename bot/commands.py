@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from config.i18n import N_, translator
 from models.clock import Clock
+from models.conversations import first_time_seen
 from models.errors import DomainError
 from models.people import Person, set_sms_opt_out
 from models.prompts import Prompt, acknowledge_prompt, latest_open_prompt, parse_prompt_code
@@ -83,6 +84,7 @@ def handle_reply(
     clock: Clock,
     via: str,
     latest_open: Prompt | _NotLoaded | None = NOT_LOADED,
+    message_sid: str | None = None,
 ) -> str:
     """Carry out a reply from ``person`` and return the answer in their language.
 
@@ -90,15 +92,20 @@ def handle_reply(
     answered, not raised.  ``latest_open`` is the person's latest open prompt
     when the caller has already loaded it with the person (the SMS webhook finds
     both in one query); by default it is looked up when the reply needs it.
+    ``message_sid`` is the provider's id of the message: a STOP or START seen
+    before (a replayed request) is answered and changes nothing.
     """
     t = translator(person.locale)
     command = parse_reply(text)
     try:
-        if command.intent is Intent.STOP:
-            set_sms_opt_out(session, person=person, opted_out=True, clock=clock, via=via)
-            return t.gettext(N_("You will get no more SMS. Reply START to receive them again."))
-        if command.intent is Intent.START:
-            set_sms_opt_out(session, person=person, opted_out=False, clock=clock, via=via)
+        if command.intent in (Intent.STOP, Intent.START):
+            opted_out = command.intent is Intent.STOP
+            if message_sid is None or first_time_seen(
+                session, message_sid=message_sid, person=person, clock=clock
+            ):
+                set_sms_opt_out(session, person=person, opted_out=opted_out, clock=clock, via=via)
+            if opted_out:
+                return t.gettext(N_("You will get no more SMS. Reply START to receive them again."))
             return t.gettext(N_("SMS are on again."))
         if command.intent is Intent.HELP:
             return t.gettext(HELP_TEXT)

@@ -241,3 +241,35 @@ def revoke_api_token(session: Session, *, token_id: int, clock: Clock) -> ApiTok
             data={"token": row.id, "label": row.label},
         )
     return row
+
+
+class InboundMessage(SQLModel, table=True):
+    """An inbound SMS that changed a setting (STOP, START), by the provider's message id.
+
+    Twilio's signatures carry no timestamp, so a captured request stays valid: an
+    old STOP replayed after START would opt the person out again.  Remembering the
+    ids of the messages that changed a setting makes a replay change nothing.
+    """
+
+    __tablename__: ClassVar[str] = "inbound_message"  # type: ignore[misc]
+
+    message_sid: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def first_time_seen(session: Session, *, message_sid: str, person: Person, clock: Clock) -> bool:
+    """Remember an inbound message; False when it was seen before (a replay).
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: the same message is being recorded at this
+            very moment by another request (the caller's transaction fails; the
+            provider retries and finds it seen).
+    """
+    if session.get(InboundMessage, message_sid) is not None:
+        return False
+    session.add(
+        InboundMessage(message_sid=message_sid, person_id=person.id or 0, received_at=clock.now())
+    )
+    session.flush()
+    return True

@@ -93,7 +93,8 @@ async def inbound_sms(request: Request) -> Response:
     form = await signed_form(request, context, SMS_PATH)
     sender = form.get("From") or ""
     text = form.get("Body") or ""
-    assert isinstance(sender, str) and isinstance(text, str)
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    assert isinstance(sender, str) and isinstance(text, str) and isinstance(sid, str)
 
     def reply(session: Session) -> str:
         person, latest = (
@@ -102,7 +103,13 @@ async def inbound_sms(request: Request) -> Response:
         if person is None:
             return translator(context.settings.LOCALE).gettext(UNKNOWN_NUMBER)
         return handle_reply(
-            session, person=person, text=text, clock=context.clock, via="sms", latest_open=latest
+            session,
+            person=person,
+            text=text,
+            clock=context.clock,
+            via="sms",
+            latest_open=latest,
+            message_sid=sid[:64] or None,
         )
 
     answer = await context.run(reply)

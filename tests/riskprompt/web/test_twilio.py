@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -36,9 +37,13 @@ def post_form(client: TestClient, path: str, form: dict[str, str], signature: st
     return client.post(path, content=urlencode(form), headers=headers)
 
 
+_SIDS = itertools.count(1)
+
+
 def sms(body: str, sender: str = MOBILE) -> dict[str, str]:
+    """A form Twilio posts for an inbound SMS; each message has its own id."""
     return {
-        "MessageSid": "SM" + "1" * 32,
+        "MessageSid": f"SM{next(_SIDS):032d}",
         "AccountSid": "AC" + "0" * 32,
         "From": sender,
         "To": "+15005550006",
