@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
 from config.i18n import N_, format_number, translator
@@ -49,10 +49,14 @@ from models.warnings import (
     escalate_warning,
     flag_warning,
 )
+from notifications.links import ACK_URL_PLACEHOLDER, AckLinks
 from notifications.outbox import ack_links, first_channel
 from notifications.rendering import (
+    Rendered,
+    reader_locale,
     render_prompt_reminder,
     render_unacknowledged_list,
+    with_buttons,
 )
 from notifications.warnings import create_warning_delivery, default_deadline
 
@@ -152,25 +156,35 @@ def first_reminder_at(created_at: datetime, settings: Settings) -> datetime | No
     return created_at + timedelta(hours=settings.PROMPT_REMIND_AFTER_HOURS)
 
 
-def reminder_channel(session: Session, *, prompt: Prompt, person: Person) -> Channel | None:
-    """The channel of a prompt's next reminder: the one after the last used, round again."""
+def reminder_channel(person: Person, last: Channel | str | None) -> Channel | None:
+    """The channel of a prompt's next reminder: the one after ``last`` used, round again."""
     reachable = person.reachable_channels()
     if not reachable:
         return None
-    last = session.exec(
-        select(Delivery.channel)
-        .where(col(Delivery.prompt_id) == prompt.id, col(Delivery.person_id) == person.id)
-        .order_by(col(Delivery.id).desc())
-        .limit(1)
-    ).first()
     if last is None or Channel(last) not in reachable:
         return reachable[0]
     return reachable[(reachable.index(Channel(last)) + 1) % len(reachable)]
 
 
+def _last_channels(session: Session, prompt_ids: list[int]) -> dict[int, str]:
+    """Prompt id → the channel of its latest delivery."""
+    rows = session.exec(
+        select(Delivery.prompt_id, Delivery.channel)
+        .where(col(Delivery.prompt_id).in_(prompt_ids))
+        .order_by(col(Delivery.id))
+    ).all()
+    return {prompt_id: channel for prompt_id, channel in rows if prompt_id is not None}
+
+
 def _prompt_batch(
     session: Session, *, clock: Clock, settings: Settings, stats: FollowUpStats, size: int
 ) -> int:
+    """Follow up one batch of due prompts: reminders queued, the rest listed to officers.
+
+    Set-based: one query for the people, one for the channels last used, the
+    deliveries in one bulk insert, and a rendering shared by the prompts with the
+    same content (chat and email; an SMS reminder names its prompt's code).
+    """
     now = clock.now()
     rows = session.exec(
         _locked(
@@ -192,26 +206,37 @@ def _prompt_batch(
             select(Person).where(col(Person.id).in_({prompt.person_id for prompt in rows}))
         ).all()
     }
+    last = _last_channels(session, [prompt.id or 0 for prompt in rows])
     interval = timedelta(hours=settings.PROMPT_REMIND_AFTER_HOURS)
+    renderer = _ReminderRenderer(settings, now)
     unanswered: list[tuple[Prompt, Person]] = []
-    for prompt in rows:
-        person = people[prompt.person_id]
-        step = prompt.reminders + 1
-        prompt.reminders = step
-        if not person.active or not prompt.requires_ack:
-            prompt.remind_at = None
-            continue
-        if step > settings.PROMPT_REMINDERS:
-            prompt.remind_at = None
-            unanswered.append((prompt, person))
-            continue
-        prompt.remind_at = now + interval if interval else None
-        channel = reminder_channel(session, prompt=prompt, person=person)
-        if channel is None:
-            log.warning("prompt %s: %s has no reachable channel", prompt.id, person.staff_id)
-        else:
-            _queue_prompt_reminder(session, prompt, person, channel, step, now, settings)
-            stats.prompt_reminders += 1
+    reminded: list[tuple[Prompt, int, Channel | None]] = []
+    deliveries: list[dict[str, object]] = []
+    with session.no_autoflush:
+        for prompt in rows:
+            person = people[prompt.person_id]
+            step = prompt.reminders + 1
+            prompt.reminders = step
+            if not person.active or not prompt.requires_ack:
+                prompt.remind_at = None
+                continue
+            if step > settings.PROMPT_REMINDERS:
+                prompt.remind_at = None
+                unanswered.append((prompt, person))
+                continue
+            prompt.remind_at = now + interval if interval else None
+            channel = reminder_channel(person, last.get(prompt.id or 0))
+            if channel is None:
+                log.warning("prompt %s: %s has no reachable channel", prompt.id, person.staff_id)
+            else:
+                deliveries.append(renderer.delivery(prompt, person, channel, step))
+                stats.prompt_reminders += 1
+            reminded.append((prompt, step, channel))
+        for prompt in rows:
+            session.add(prompt)
+    if deliveries:
+        session.execute(insert(Delivery), deliveries)
+    for prompt, step, channel in reminded:
         record(
             session,
             at=now,
@@ -221,47 +246,76 @@ def _prompt_batch(
             subject_id=prompt.id,
             data={"reminder": step, "channel": channel.value if channel else None},
         )
-    for prompt in rows:
-        session.add(prompt)
     if unanswered:
         _queue_officer_lists(session, unanswered, now=now, settings=settings, stats=stats)
     return len(rows)
 
 
-def _queue_prompt_reminder(
-    session: Session,
-    prompt: Prompt,
-    person: Person,
-    channel: Channel,
-    step: int,
-    now: datetime,
-    settings: Settings,
-) -> Delivery:
-    url = None
-    if channel is Channel.EMAIL:
-        url = ack_links(settings, now).for_prompt(prompt.id or 0, person.id or 0)
-    rendered = render_prompt_reminder(
-        prompt=prompt, person=person, channel=channel, settings=settings, number=step, ack_url=url
-    )
-    delivery = Delivery(
-        prompt_id=prompt.id,
-        person_id=person.id or 0,
-        channel=channel.value,
-        subject=rendered.subject,
-        body=rendered.text,
-        html=rendered.html,
-        extra={
-            "parts": list(rendered.parts),
-            "buttons": [[b.label, b.data] for b in rendered.buttons],
-            "reminder": step,
-        },
-        status=DeliveryStatus.PENDING,
-        due_at=now,
-        idempotency_key=f"p{prompt.id}-{channel.value}-rem{step}",
-        created_at=now,
-    )
-    session.add(delivery)
-    return delivery
+class _ReminderRenderer:
+    """Reminder deliveries, rendered once per content, locale, channel and step."""
+
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self.settings = settings
+        self.now = now
+        self.links = ack_links(settings, now)
+        self.cache: dict[tuple[object, ...], Rendered] = {}
+
+    def _rendered(self, prompt: Prompt, person: Person, channel: Channel, step: int) -> Rendered:
+        if channel is Channel.SMS:  # short, and names the prompt's own code
+            return render_prompt_reminder(
+                prompt=prompt, person=person, channel=channel, settings=self.settings, number=step
+            )
+        content = (prompt.kind, prompt.post_id, prompt.period, prompt.broadcast_id)
+        if prompt.broadcast_id is None and prompt.post_id is None:
+            content = (prompt.id,)  # no shared snapshot: render it on its own
+        key = (*content, reader_locale(person.locale, self.settings), channel, step)
+        rendered = self.cache.get(key)
+        if rendered is None:
+            rendered = self.cache[key] = render_prompt_reminder(
+                prompt=prompt,
+                person=person,
+                channel=channel,
+                settings=self.settings,
+                number=step,
+                ack_url=ACK_URL_PLACEHOLDER if channel is Channel.EMAIL else None,
+            )
+        if channel is Channel.TELEGRAM:
+            return with_buttons(
+                rendered,
+                prompt_id=prompt.id or 0,
+                locale=reader_locale(person.locale, self.settings),
+                requires_ack=prompt.requires_ack,
+            )
+        url = self.links.for_prompt(prompt.id or 0, person.id or 0)
+        return Rendered(
+            subject=rendered.subject,
+            text=AckLinks.fill(rendered.text, url) or "",
+            html=AckLinks.fill(rendered.html, url),
+        )
+
+    def delivery(
+        self, prompt: Prompt, person: Person, channel: Channel, step: int
+    ) -> dict[str, object]:
+        """The values of the reminder's delivery row."""
+        rendered = self._rendered(prompt, person, channel, step)
+        return {
+            "prompt_id": prompt.id,
+            "person_id": person.id or 0,
+            "channel": channel.value,
+            "subject": rendered.subject,
+            "body": rendered.text,
+            "html": rendered.html,
+            "extra": {
+                "parts": list(rendered.parts),
+                "buttons": [[b.label, b.data] for b in rendered.buttons],
+                "reminder": step,
+            },
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "due_at": self.now,
+            "idempotency_key": f"p{prompt.id}-{channel.value}-rem{step}",
+            "created_at": self.now,
+        }
 
 
 def _ancestors(session: Session) -> dict[int, list[int]]:
