@@ -388,7 +388,11 @@ def main() -> int:
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
     parser.add_argument(
-        "--workers", type=int, default=1, help="server processes on SQLite (one writer: 1)"
+        "--workers",
+        type=int,
+        default=2,
+        help="server processes on SQLite (their writes take turns on the file's lock; "
+        "2 overlap one request's parsing, signature check and answer with another's write)",
     )
     parser.add_argument("--pg-workers", type=int, default=2, help="server processes on PostgreSQL")
     parser.add_argument(

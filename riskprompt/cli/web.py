@@ -215,8 +215,8 @@ def web(
             min=1,
             max=64,
             help=_(
-                "Processes serving the one listening socket (PostgreSQL; on SQLite, "
-                "which has one writer, keep 1)."
+                "Processes serving the port, e.g. one per core (on SQLite their "
+                "writes take turns on the file's lock)."
             ),
         ),
     ] = 1,
