@@ -74,6 +74,7 @@ def root(
 
 
 @db_app.command("upgrade", help=_("Create the schema, or migrate it to this version."))
+@reports_errors
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the schema, or migrate it to this version."""
     context = app_context(ctx)
@@ -90,6 +91,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 @db_app.command("current", help=_("Show the schema revision of the database and of this version."))
+@reports_errors
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and of this version."""
     context = app_context(ctx)

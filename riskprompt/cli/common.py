@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from config.i18n import _
 from models.errors import DomainError
@@ -26,15 +27,21 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a domain error into one translated line on stderr and exit code 1."""
+    """Turn a domain error (or a database out of reach) into one line on stderr, exit code 1."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except DomainError as exc:
+        except (DomainError, OperationalError) as exc:
             label = _("Error")
-            message = f"{label}: {exc.translate(_)}"
+            if isinstance(exc, DomainError):
+                message = f"{label}: {exc.translate(_)}"
+            else:  # the driver's own words, first line: no URL, so no password
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+                message = f"{label}: " + _("the database cannot be used: %(reason)s") % {
+                    "reason": reason
+                }
             ctx = kwargs.get("ctx")
             if ctx is not None and hasattr(ctx, "find_root"):
                 app_context(ctx).err.print(

@@ -135,3 +135,13 @@ def test_prompts_list_shows_rows_and_counts(cli: CliRunner, org: dict[str, Any])
     bad = run(cli, "prompts", "list", "--status", "read")
     assert bad.exit_code == 1
     assert "open, acknowledged or cancelled" in bad.output
+
+
+def test_a_database_out_of_reach_is_one_line_without_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RISKPROMPT_DATABASE_URL", "postgresql+psycopg://rp:s3cret@127.0.0.1:1/x")
+    result = CliRunner().invoke(app, ["--locale", "en", "prompts", "list"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the database cannot be used: ")
+    assert "Traceback" not in result.output and "s3cret" not in result.output
