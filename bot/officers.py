@@ -52,7 +52,7 @@ REVIEW_NEXT = "rv:n:"
 MAX_SPECIAL_TEXT = 2000
 
 
-def _officer(turn: Turn) -> Person:
+def acting_officer(turn: Turn) -> Person:
     """The person acting, checked to be an officer."""
     officer = turn.actor
     require_officer(officer)
@@ -88,7 +88,7 @@ def describe_target(reader: Reader, session: Session, text: str) -> str:
 @step
 async def begin_remind(turn: Turn) -> None:
     """Start a special prompt: ask whom it is for."""
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     turn.require_private()
     drop_flow(turn)
     flows.begin(
@@ -136,7 +136,7 @@ async def choose_target_button(turn: Turn) -> None:
         refuse_stale(turn)
         return
     turn.answer()
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     choice = turn.data.removeprefix(REMIND_TARGET)
     targets = {
         "unit": Target(TargetKind.UNIT, str(officer.unit_id), sub_units=True),
@@ -151,12 +151,12 @@ async def choose_target_button(turn: Turn) -> None:
 
 async def choose_target(turn: Turn) -> None:
     """Take the target typed by the officer."""
-    _set_target(turn, _officer(turn), turn.text)
+    _set_target(turn, acting_officer(turn), turn.text)
 
 
 async def write_text(turn: Turn) -> None:
     """Take the text of the special prompt and show the preview."""
-    _officer(turn)
+    acting_officer(turn)
     body = turn.text.strip()
     if len(body) > MAX_SPECIAL_TEXT:
         raise InvalidInput(N_("The text is longer than %(max)s characters."), max=MAX_SPECIAL_TEXT)
@@ -184,7 +184,7 @@ async def send_remind(turn: Turn) -> None:
     if not flows.at(turn.state, flows.REMIND, flows.PREVIEW):
         refuse_stale(turn)
         return
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     broadcast = issue_special_prompt(
         turn.session,
         actor=officer,
@@ -266,14 +266,14 @@ def _show_next(turn: Turn, officer: Person, after_id: int = 0) -> None:
 @step
 async def begin_review(turn: Turn) -> None:
     """Show the first correction waiting for the officer's review."""
-    _show_next(turn, _officer(turn))
+    _show_next(turn, acting_officer(turn))
 
 
 @step
 async def show_correction(turn: Turn) -> None:
     """Show the correction named by the button of a notice."""
     turn.answer()
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     rectification = get_rectification(
         turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_ONE))
     )
@@ -289,13 +289,13 @@ async def show_correction(turn: Turn) -> None:
 async def skip_correction(turn: Turn) -> None:
     """Leave this correction for later and show the next one."""
     turn.answer()
-    _show_next(turn, _officer(turn), after_id=int(turn.data.removeprefix(REVIEW_NEXT)))
+    _show_next(turn, acting_officer(turn), after_id=int(turn.data.removeprefix(REVIEW_NEXT)))
 
 
 @step
 async def accept_correction(turn: Turn) -> None:
     """Accept the correction: the warning closes and the person is told."""
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     rectification = get_rectification(
         turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_ACCEPT))
     )
@@ -327,7 +327,7 @@ async def accept_correction(turn: Turn) -> None:
 async def ask_reason(turn: Turn) -> None:
     """Ask why the correction is rejected."""
     turn.answer()
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     rectification = get_rectification(
         turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_REJECT))
     )
@@ -357,7 +357,7 @@ async def ask_reason(turn: Turn) -> None:
 
 async def reject_with_reason(turn: Turn) -> None:
     """Reject the correction with the reason typed: the warning reopens, the person is told."""
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     rectification = get_rectification(
         turn.session, rectification_id=int(turn.state.data["rectification_id"])
     )
@@ -409,7 +409,7 @@ async def reject_with_reason(turn: Turn) -> None:
 @step
 async def show_status(turn: Turn) -> None:
     """Acknowledgements and overdue warnings in the officer's units."""
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     status = unit_status(turn.session, officer=officer, now=turn.now, settings=turn.deps.settings)
     unit = resolve_unit(turn.session, ref=str(officer.unit_id))
     reader = turn.reader

@@ -9,39 +9,33 @@ CLI and the API.
 from __future__ import annotations
 
 from bot import state as flows
+from bot.officers import acting_officer
 from bot.people import CANCEL, COLOUR_MARKS, drop_flow, refuse_stale
 from bot.turn import Turn, step
 from config.i18n import N_
 from models.errors import InvalidInput
-from models.people import Person, require_officer
-from models.queries import get_person, resolve_unit
+from models.people import Person
 from models.text import check_storable
 from models.warnings import MAX_TEXT, WarningColour, WarningForm
-from notifications.warnings import default_deadline, issue_and_notify, unit_head
+from notifications.warnings import default_deadline, issue_and_notify, warning_subject
 
 WARN_COLOUR = "wn:c:"
 WARN_FORM = "wn:f:"
 WARN_SEND = "wn:ok"
 
 
-def _officer(turn: Turn) -> Person:
-    officer = turn.actor
-    require_officer(officer)
-    return officer
-
-
 def _subject(turn: Turn, text: str) -> Person:
     """The person a typed subject names: a staff ID, or ``unit:ID`` for its head."""
     ref = text.strip()
     if ref.lower().startswith("unit:"):
-        return unit_head(turn.session, unit=resolve_unit(turn.session, ref=ref[5:].strip()))
-    return get_person(turn.session, staff_id=ref)
+        return warning_subject(turn.session, unit_ref=ref[5:].strip())
+    return warning_subject(turn.session, staff_id=ref)
 
 
 @step
 async def begin_warn(turn: Turn) -> None:
     """Start a warning: ask whom it is for."""
-    _officer(turn)
+    acting_officer(turn)
     turn.require_private()
     drop_flow(turn)
     flows.begin(
@@ -62,7 +56,7 @@ async def begin_warn(turn: Turn) -> None:
 
 async def choose_subject(turn: Turn) -> None:
     """Take the person warned and ask for the colour."""
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     person = _subject(turn, turn.text)
     if person.id == officer.id:
         raise InvalidInput(N_("Officers do not warn themselves; choose someone else."))
@@ -86,7 +80,7 @@ async def choose_colour(turn: Turn) -> None:
     if not flows.at(turn.state, flows.WARN, flows.COLOUR):
         refuse_stale(turn)
         return
-    _officer(turn)
+    acting_officer(turn)
     try:
         colour = WarningColour(turn.data.removeprefix(WARN_COLOUR))
     except ValueError:
@@ -106,7 +100,7 @@ async def choose_form(turn: Turn) -> None:
     if not flows.at(turn.state, flows.WARN, flows.FORM):
         refuse_stale(turn)
         return
-    _officer(turn)
+    acting_officer(turn)
     try:
         form = WarningForm(turn.data.removeprefix(WARN_FORM))
     except ValueError:
@@ -137,7 +131,7 @@ def _preview(turn: Turn) -> str:
 
 async def write_reason(turn: Turn) -> None:
     """Take the reason and show the preview."""
-    _officer(turn)
+    acting_officer(turn)
     reason = turn.text.strip()
     if not reason:
         raise InvalidInput(N_("the reason may not be empty"))
@@ -157,7 +151,7 @@ async def send_warn(turn: Turn) -> None:
     if not flows.at(turn.state, flows.WARN, flows.PREVIEW):
         refuse_stale(turn)
         return
-    officer = _officer(turn)
+    officer = acting_officer(turn)
     data = turn.state.data
     person = turn.session.get(Person, int(data["person"]))
     if person is None:  # pragma: no cover - people are deactivated, not deleted

@@ -481,8 +481,20 @@ def _warning_batch(
             .limit(size),
         )
     ).all()
+    # one query for the batch's people (and their supervisors and officers, mostly
+    # the same few): later session.get calls find them in the identity map
+    wanted = {w.person_id for w in rows} | {w.issued_by_id for w in rows}
+    people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(wanted))).all()}
     for warning in rows:
-        _follow_up_warning(session, warning, now=now, clock=clock, settings=settings, stats=stats)
+        _follow_up_warning(
+            session,
+            warning,
+            people.get(warning.person_id),
+            now=now,
+            clock=clock,
+            settings=settings,
+            stats=stats,
+        )
         session.add(warning)
     return len(rows)
 
@@ -490,6 +502,7 @@ def _warning_batch(
 def _follow_up_warning(
     session: Session,
     warning: Warning,
+    person: Person | None,
     *,
     now: datetime,
     clock: Clock,
@@ -497,7 +510,6 @@ def _follow_up_warning(
     stats: FollowUpStats,
 ) -> None:
     """Take the warning's due steps in order; leave ``next_step_at`` on the next one."""
-    person = session.get(Person, warning.person_id)
     steps = warning_steps(warning, settings)
     due = [step for step in steps if step.at <= now]
     for index, step in enumerate(due):

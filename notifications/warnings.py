@@ -29,6 +29,7 @@ from models.clock import Clock
 from models.errors import InvalidInput, NotFound
 from models.people import Channel, Person
 from models.prompts import Delivery, DeliveryStatus
+from models.queries import get_person, resolve_unit
 from models.warnings import (
     OPEN_STATES,
     Warning,
@@ -122,6 +123,19 @@ def unit_head(session: Session, *, unit: Unit) -> Person:
     raise NotFound(
         N_("unit %(unit)s has no head (an active person with no supervisor in it)"), unit=unit.name
     )
+
+
+def warning_subject(
+    session: Session, *, staff_id: str | None = None, unit_ref: str | None = None
+) -> Person:
+    """The person a warning is for: by staff ID, else the head of the unit ``unit_ref``.
+
+    Raises:
+        NotFound: no such person or unit, or the unit has no head.
+    """
+    if staff_id is not None:
+        return get_person(session, staff_id=staff_id)
+    return unit_head(session, unit=resolve_unit(session, ref=unit_ref or ""))
 
 
 def _key(

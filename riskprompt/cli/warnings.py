@@ -9,15 +9,15 @@ import typer
 
 from config.i18n import N_, _, format_number, format_when, ngettext
 from models.errors import InvalidInput, NotFound
-from models.queries import get_person, is_row_id, resolve_unit
+from models.queries import get_person, is_row_id
 from models.warnings import STATUS_LABELS, Warning, WarningStatus
 from notifications.warnings import (
     issue_and_notify,
     list_warnings,
     parse_colour,
     parse_form,
-    unit_head,
     warning_deliveries,
+    warning_subject,
     withdraw_and_cancel,
 )
 from riskprompt.cli.common import app_context, reports_errors, table
@@ -123,10 +123,7 @@ def warn(
     until = parse_deadline(deadline, context) if deadline else None
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
-        if person is not None:
-            subject = get_person(session, staff_id=person)
-        else:
-            subject = unit_head(session, unit=resolve_unit(session, ref=unit or ""))
+        subject = warning_subject(session, staff_id=person, unit_ref=unit)
         warning = issue_and_notify(
             session,
             actor=officer,

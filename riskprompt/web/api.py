@@ -25,7 +25,6 @@ from models.listings import (
 )
 from models.people import Person
 from models.prompts import PromptStatus
-from models.queries import get_person, resolve_unit
 from models.warnings import (
     Rectification,
     RectificationStatus,
@@ -34,7 +33,7 @@ from models.warnings import (
     review_rectification,
 )
 from notifications.planning import issue_special_prompt
-from notifications.warnings import issue_and_notify, unit_head
+from notifications.warnings import issue_and_notify, warning_subject
 from riskprompt.web.context import WebContext, reader_locale, web_context
 from riskprompt.web.schemas import (
     MAX_ID,
@@ -156,10 +155,9 @@ async def create_warning(
         officer = authenticate(session, request, token, context)
         if (body.person is None) == (body.unit is None):
             raise InvalidInput(N_("give either a person or a unit"))
-        if body.person is not None:
-            person = get_person(session, staff_id=body.person)
-        else:
-            person = unit_head(session, unit=resolve_unit(session, ref=str(body.unit)))
+        person = warning_subject(
+            session, staff_id=body.person, unit_ref=None if body.unit is None else str(body.unit)
+        )
         warning = issue_and_notify(
             session,
             actor=officer,

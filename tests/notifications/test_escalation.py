@@ -30,10 +30,10 @@ from models.warnings import (
 from notifications.channels import build_adapters
 from notifications.dispatcher import Dispatcher
 from notifications.escalation import run_follow_ups, warning_steps
-from notifications.planning import issue_special_prompt
+from notifications.planning import issue_special_prompt, plan_monthly_cycle
 from notifications.quiet import held_until
 from notifications.warnings import issue_and_notify
-from tests.builders import make_person, make_unit
+from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: 2026-12-20 09:00 in Shanghai: the steps below cross the month's end.
@@ -146,13 +146,11 @@ def test_an_acknowledged_prompt_is_not_followed_up(
 def test_a_monthly_prompt_is_listed_to_the_officers_of_the_unit_above(
     engine: Engine, session: Session, org: dict[str, Any], start: FixedClock, settings: Settings
 ) -> None:
-    from models.catalog import Post
-    from notifications.planning import plan_monthly_cycle
-    from tests.builders import assign, make_risk_point
+    from models.catalog import Unit
 
-    post = session.get(Post, 0) or Post(unit_id=org["clerk"].unit_id, name="出纳岗")
-    session.add(post)
-    session.flush()
+    unit = session.get(Unit, org["clerk"].unit_id)
+    assert unit is not None
+    post = make_post(session, unit=unit, name="出纳岗")
     make_risk_point(session, post=post)
     assign(session, person=org["clerk"], post=post)
     session.commit()
