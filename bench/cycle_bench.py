@@ -1,4 +1,4 @@
-"""Benchmark of the monthly cycle (``notifications.planning.plan_monthly_cycle``).
+"""Benchmark of the monthly cycle (``riskprompt.notifications.planning.plan_monthly_cycle``).
 
 For each size N it builds N people, each holding one of N/10 posts (5 risk points
 each: 2 high, 2 medium, 1 low), in N/1000 units, with a global and a few unit key
@@ -76,10 +76,10 @@ def populate(url: str, people: int) -> None:
     """Fill a migrated database with ``people`` people, their posts and risk points."""
     from sqlalchemy import insert
 
-    from models.catalog import Post, RiskPoint, Unit
-    from models.db import make_engine
-    from models.people import Assignment, Person
-    from models.prompts import FocusWork
+    from riskprompt.models.catalog import Post, RiskPoint, Unit
+    from riskprompt.models.db import make_engine
+    from riskprompt.models.people import Assignment, Person
+    from riskprompt.models.prompts import FocusWork
 
     units = max(1, people // 1000)
     posts = max(1, people // 10)
@@ -185,10 +185,10 @@ def work_cycle(url: str) -> dict[str, object]:
     """Run the cycle on ``url``: seconds, counts and peak RSS."""
     import logging
 
-    from config.settings import load_settings
-    from models.clock import FixedClock
-    from models.db import make_engine
-    from notifications.planning import plan_monthly_cycle
+    from riskprompt.config.settings import load_settings
+    from riskprompt.models.clock import FixedClock
+    from riskprompt.models.db import make_engine
+    from riskprompt.notifications.planning import plan_monthly_cycle
 
     logging.disable(logging.INFO)
     settings = load_settings(DATABASE_URL=url)
@@ -223,7 +223,7 @@ DELIVERY_COLUMNS = [
 
 def work_baseline(source_url: str, target_url: str) -> dict[str, object]:
     """Copy the cycle's rows from ``source_url`` into ``target_url`` with raw executemany."""
-    from models.db import make_engine
+    from riskprompt.models.db import make_engine
 
     source = make_engine(source_url)
     target = make_engine(target_url)
@@ -321,7 +321,7 @@ class Scratch:
 
     def populated(self, people: int) -> str:
         """A migrated database with ``people`` people (the template of the runs)."""
-        from models.db import upgrade
+        from riskprompt.models.db import upgrade
 
         url = self._new(None)
         upgrade(url)

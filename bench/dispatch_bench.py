@@ -42,8 +42,8 @@ import aiosmtplib  # noqa: E402
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from notifications.channels import EmailChannel, TelegramChannel  # noqa: E402
-from notifications.channels.base import Button, Message, Outcome  # noqa: E402
+from riskprompt.notifications.channels import EmailChannel, TelegramChannel  # noqa: E402
+from riskprompt.notifications.channels.base import Button, Message, Outcome  # noqa: E402
 
 SENDER = "风险提示 <riskprompt@example.gov.cn>"
 SUBJECT = "【风险提示】2026年12月 岗位权力风险防控提示"

@@ -32,11 +32,11 @@ def run(url: str, people: int) -> dict[str, float]:
     """Populate, plan, then time the three follow-up steps on ``url``."""
     from cycle_bench import NOW, PERIOD, populate
 
-    from config.settings import load_settings
-    from models.clock import FixedClock
-    from models.db import make_engine, upgrade
-    from notifications.escalation import run_follow_ups
-    from notifications.planning import plan_monthly_cycle
+    from riskprompt.config.settings import load_settings
+    from riskprompt.models.clock import FixedClock
+    from riskprompt.models.db import make_engine, upgrade
+    from riskprompt.notifications.escalation import run_follow_ups
+    from riskprompt.notifications.planning import plan_monthly_cycle
 
     upgrade(url)
     populate(url, people)

@@ -32,9 +32,9 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.clock import SystemClock
-from models.db import make_engine, session_scope, upgrade
-from models.importing import import_catalog
+from riskprompt.models.clock import SystemClock
+from riskprompt.models.db import make_engine, session_scope, upgrade
+from riskprompt.models.importing import import_catalog
 
 HEADER = [
     "单位",

@@ -49,11 +49,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from models.audit import AuditEvent, verify_chain  # noqa: E402
-from models.catalog import Unit  # noqa: E402
-from models.db import make_engine, upgrade  # noqa: E402
-from models.people import Person  # noqa: E402
-from models.prompts import Prompt, PromptKind, PromptStatus  # noqa: E402
+from riskprompt.models.audit import AuditEvent, verify_chain  # noqa: E402
+from riskprompt.models.catalog import Unit  # noqa: E402
+from riskprompt.models.db import make_engine, upgrade  # noqa: E402
+from riskprompt.models.people import Person  # noqa: E402
+from riskprompt.models.prompts import Prompt, PromptKind, PromptStatus  # noqa: E402
 
 PUBLIC_URL = "https://riskprompt.example.gov.cn"
 AUTH_TOKEN = "bench-twilio-auth-token"

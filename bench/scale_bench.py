@@ -87,9 +87,9 @@ def populate(url: str, people: int) -> None:
     """``people`` people in ``people/1000`` units, ten to a post of 5 risk points."""
     from sqlalchemy import insert
 
-    from models.catalog import Post, RiskPoint, Unit
-    from models.db import make_engine
-    from models.people import Assignment, Person
+    from riskprompt.models.catalog import Post, RiskPoint, Unit
+    from riskprompt.models.db import make_engine
+    from riskprompt.models.people import Assignment, Person
 
     units = max(1, people // 1000)
     posts = max(1, people // 10)
@@ -150,11 +150,11 @@ def plan(url: str) -> tuple[int, float]:
     from sqlalchemy import func
     from sqlmodel import Session, select
 
-    from config.settings import load_settings
-    from models.clock import FixedClock
-    from models.db import make_engine
-    from models.prompts import Delivery
-    from notifications.planning import current_period, plan_monthly_cycle
+    from riskprompt.config.settings import load_settings
+    from riskprompt.models.clock import FixedClock
+    from riskprompt.models.db import make_engine
+    from riskprompt.models.prompts import Delivery
+    from riskprompt.notifications.planning import current_period, plan_monthly_cycle
 
     logging.disable(logging.INFO)
     settings = load_settings(DATABASE_URL=url)
@@ -394,7 +394,7 @@ def main() -> None:
     # SIGTERM cleans up like Ctrl-C: workers stopped, stand-ins closed, databases dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
-    from models.db import upgrade
+    from riskprompt.models.db import upgrade
 
     scratch = Scratch(args.database_url)
     standins: list[Standin] = []

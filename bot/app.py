@@ -8,12 +8,12 @@ Three ways in, one set of handlers:
   ``PUBLIC_URL + WEBHOOK_PATH`` with a ``secret_token``; the web app's route
   checks the header with :func:`verify_webhook_secret` (403 otherwise) and hands
   the JSON to :func:`process_update_json`;
-* **console** (``riskprompt chat``): :mod:`bot.console` gives the application a
+* **console** (``riskprompt chat``): :mod:`riskprompt.bot.console` gives the application a
   bot whose requests an in-process Bot API emulator answers.
 
 The handlers are plain ``CommandHandler``/``CallbackQueryHandler``/``MessageHandler``
 objects; a message that is not a command goes to the step the chat is at, read
-from the database (see :mod:`bot.state` for why not ``ConversationHandler``).
+from the database (see :mod:`riskprompt.bot.state` for why not ``ConversationHandler``).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot import binding, corrections, officers, people, warn
-from bot import state as flows
-from bot.turn import DEPS_KEY, BotDeps, Turn, step
-from config.i18n import N_, SUPPORTED_LOCALES, translator
-from config.settings import Settings
-from models.clock import Clock
+from riskprompt.bot import binding, corrections, officers, people, warn
+from riskprompt.bot import state as flows
+from riskprompt.bot.turn import DEPS_KEY, BotDeps, Turn, step
+from riskprompt.config.i18n import N_, SUPPORTED_LOCALES, translator
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
 
 log = logging.getLogger(__name__)
 

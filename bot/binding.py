@@ -11,14 +11,14 @@ from sqlmodel import Session
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.people import HELP_STAFF, NOT_BOUND, drop_flow
-from bot.turn import Reader, Turn, step
-from config.i18n import N_
-from config.settings import Settings
-from models.clock import Clock
-from models.conversations import BINDING_TTL, bind_chat, create_binding_code, unbind_chat
-from models.people import Channel, Person
-from models.prompts import Delivery, DeliveryStatus
+from riskprompt.bot.people import HELP_STAFF, NOT_BOUND, drop_flow
+from riskprompt.bot.turn import Reader, Turn, step
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.conversations import BINDING_TTL, bind_chat, create_binding_code, unbind_chat
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

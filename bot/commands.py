@@ -14,12 +14,17 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from config.i18n import N_, translator
-from models.clock import Clock
-from models.conversations import first_time_seen
-from models.errors import DomainError
-from models.people import Person, set_sms_opt_out
-from models.prompts import Prompt, acknowledge_prompt, latest_open_prompt, parse_prompt_code
+from riskprompt.config.i18n import N_, translator
+from riskprompt.models.clock import Clock
+from riskprompt.models.conversations import first_time_seen
+from riskprompt.models.errors import DomainError
+from riskprompt.models.people import Person, set_sms_opt_out
+from riskprompt.models.prompts import (
+    Prompt,
+    acknowledge_prompt,
+    latest_open_prompt,
+    parse_prompt_code,
+)
 
 
 class Intent(enum.StrEnum):

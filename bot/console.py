@@ -35,15 +35,15 @@ from sqlmodel import col, select
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import BotApplication, build_application, process_update_json
-from config.i18n import N_
-from config.settings import Settings
-from models.clock import Clock
-from models.conversations import create_binding_code, person_for_chat, unbind_chat
-from models.db import session_scope
-from models.errors import NotFound
-from models.queries import get_person
-from models.warnings import (
+from riskprompt.bot.app import BotApplication, build_application, process_update_json
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.conversations import create_binding_code, person_for_chat, unbind_chat
+from riskprompt.models.db import session_scope
+from riskprompt.models.errors import NotFound
+from riskprompt.models.queries import get_person
+from riskprompt.models.warnings import (
     Warning,
     WarningColour,
     WarningForm,

@@ -13,8 +13,8 @@ import logging
 from telegram import Message
 from telegram.error import TelegramError
 
-from bot import state as flows
-from bot.evidence import (
+from riskprompt.bot import state as flows
+from riskprompt.bot.evidence import (
     ALLOWED_LABEL,
     MAX_EVIDENCE_BYTES,
     MAX_EVIDENCE_FILES,
@@ -26,7 +26,7 @@ from bot.evidence import (
     human_size,
     store,
 )
-from bot.people import (
+from riskprompt.bot.people import (
     CANCEL,
     COLOUR_MARKS,
     REPORT_CORRECTION,
@@ -34,12 +34,12 @@ from bot.people import (
     refuse_stale,
     warning_code,
 )
-from bot.reads import get_person_by_id, own_warning
-from bot.turn import Buttons, Reader, Turn, clip, step
-from config.i18n import N_
-from models.errors import InvalidInput
-from models.text import check_storable
-from models.warnings import MAX_TEXT, Warning, next_status, submit_rectification
+from riskprompt.bot.reads import get_person_by_id, own_warning
+from riskprompt.bot.turn import Buttons, Reader, Turn, clip, step
+from riskprompt.config.i18n import N_
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.text import check_storable
+from riskprompt.models.warnings import MAX_TEXT, Warning, next_status, submit_rectification
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ first bytes agree on one of the allowed kinds, and it is at most
 :data:`MAX_EVIDENCE_BYTES`.  It is stored as
 ``DATA_DIR/evidence/<warning id>/<random>.<ext>``: the sender's file name never
 reaches the path, it is kept only as metadata.  The description handed to
-:func:`models.warnings.submit_rectification` is a dict ``{name, path (relative
+:func:`riskprompt.models.warnings.submit_rectification` is a dict ``{name, path (relative
 to DATA_DIR), mime, size, sha256}``.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from config.i18n import N_
-from models.errors import InvalidInput
+from riskprompt.config.i18n import N_
+from riskprompt.models.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What officers (纪检监察) do in chat: special prompts, reviews of corrections, status.
 
-The role is checked on every step (:func:`models.people.require_officer`), not only
+The role is checked on every step (:func:`riskprompt.models.people.require_officer`), not only
 when a flow starts: a role taken away mid-flow stops it at the next message.
 """
 
@@ -10,10 +10,10 @@ from datetime import date
 
 from sqlmodel import Session
 
-from bot import state as flows
-from bot.corrections import REVIEW_ONE
-from bot.evidence import human_size
-from bot.people import (
+from riskprompt.bot import state as flows
+from riskprompt.bot.corrections import REVIEW_ONE
+from riskprompt.bot.evidence import human_size
+from riskprompt.bot.people import (
     CANCEL,
     COLOUR_MARKS,
     REPORT_CORRECTION,
@@ -21,21 +21,21 @@ from bot.people import (
     refuse_stale,
     warning_code,
 )
-from bot.reads import (
+from riskprompt.bot.reads import (
     get_person_by_id,
     get_rectification,
     get_warning,
     next_correction,
     unit_status,
 )
-from bot.turn import Reader, Turn, clip, step, with_line_html
-from config.i18n import N_, format_day, format_ratio
-from models.catalog import RiskLevel
-from models.errors import InvalidInput
-from models.people import Person, require_officer
-from models.queries import get_person, resolve_unit
-from models.warnings import Rectification, RectificationStatus, review_rectification
-from notifications.planning import (
+from riskprompt.bot.turn import Reader, Turn, clip, step, with_line_html
+from riskprompt.config.i18n import N_, format_day, format_ratio
+from riskprompt.models.catalog import RiskLevel
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.people import Person, require_officer
+from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.models.warnings import Rectification, RectificationStatus, review_rectification
+from riskprompt.notifications.planning import (
     Target,
     TargetKind,
     issue_special_prompt,

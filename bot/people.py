@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from bot import state as flows
-from bot.commands import Intent, handle_reply, parse_reply
-from bot.evidence import discard
-from bot.reads import Page, get_warning, open_prompts, open_warnings
-from bot.turn import Buttons, Reader, Turn, buttons_without, clip, step, with_line_html
-from config.i18n import N_, SUPPORTED_LOCALES
-from models.errors import NotFound
-from models.people import set_chat_paused, set_language
-from models.prompts import Prompt, acknowledge_prompt, prompt_code
-from models.warnings import (
+from riskprompt.bot import state as flows
+from riskprompt.bot.commands import Intent, handle_reply, parse_reply
+from riskprompt.bot.evidence import discard
+from riskprompt.bot.reads import Page, get_warning, open_prompts, open_warnings
+from riskprompt.bot.turn import Buttons, Reader, Turn, buttons_without, clip, step, with_line_html
+from riskprompt.config.i18n import N_, SUPPORTED_LOCALES
+from riskprompt.models.errors import NotFound
+from riskprompt.models.people import set_chat_paused, set_language
+from riskprompt.models.prompts import Prompt, acknowledge_prompt, prompt_code
+from riskprompt.models.warnings import (
     STATUS_LABELS,
     Warning,
     WarningColour,

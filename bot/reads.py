@@ -15,19 +15,19 @@ from typing import Generic, TypeVar
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from config.i18n import N_
-from config.settings import Settings
-from models.errors import NotFound
-from models.people import Person, Role
-from models.prompts import Prompt, PromptStatus
-from models.warnings import (
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.errors import NotFound
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Prompt, PromptStatus
+from riskprompt.models.warnings import (
     OPEN_STATES,
     Rectification,
     RectificationStatus,
     Warning,
     WarningStatus,
 )
-from notifications.planning import Target, TargetKind, resolve_target
+from riskprompt.notifications.planning import Target, TargetKind, resolve_target
 
 T = TypeVar("T")
 

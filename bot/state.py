@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from models.conversations import ChatState
+from riskprompt.models.conversations import ChatState
 
 # Flows.
 CORRECTION = "correction"

@@ -44,18 +44,18 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.state import load_state
-from config.i18n import N_, format_number, format_when, normalise_locale, translator
-from config.settings import Settings
-from models.clock import Clock
-from models.conversations import ChatState, person_for_chat
-from models.errors import DomainError, InvalidInput, NotFound
-from models.people import Channel, Person
-from notifications.channels.telegram import retry_after_seconds
+from riskprompt.bot.state import load_state
+from riskprompt.config.i18n import N_, format_number, format_when, normalise_locale, translator
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.conversations import ChatState, person_for_chat
+from riskprompt.models.errors import DomainError, InvalidInput, NotFound
+from riskprompt.models.people import Channel, Person
+from riskprompt.notifications.channels.telegram import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
-#: Where :func:`bot.app.build_application` keeps the dependencies in ``bot_data``.
+#: Where :func:`riskprompt.bot.app.build_application` keeps the dependencies in ``bot_data``.
 DEPS_KEY = "riskprompt"
 #: Telegram's longest message text.
 MAX_MESSAGE_CHARS = 4096

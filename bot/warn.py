@@ -2,22 +2,22 @@
 
 subject (a staff ID, or ``unit:ID`` for the unit's head) → colour → form →
 reason → preview → issued.  The role is checked on every step; the rule and the
-outbox rows are :func:`notifications.warnings.issue_and_notify`'s, as from the
+outbox rows are :func:`riskprompt.notifications.warnings.issue_and_notify`'s, as from the
 CLI and the API.
 """
 
 from __future__ import annotations
 
-from bot import state as flows
-from bot.officers import acting_officer
-from bot.people import CANCEL, COLOUR_MARKS, drop_flow, refuse_stale
-from bot.turn import Turn, step
-from config.i18n import N_
-from models.errors import InvalidInput
-from models.people import Person
-from models.text import check_storable
-from models.warnings import MAX_TEXT, WarningColour, WarningForm
-from notifications.warnings import default_deadline, issue_and_notify, warning_subject
+from riskprompt.bot import state as flows
+from riskprompt.bot.officers import acting_officer
+from riskprompt.bot.people import CANCEL, COLOUR_MARKS, drop_flow, refuse_stale
+from riskprompt.bot.turn import Turn, step
+from riskprompt.config.i18n import N_
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.people import Person
+from riskprompt.models.text import check_storable
+from riskprompt.models.warnings import MAX_TEXT, WarningColour, WarningForm
+from riskprompt.notifications.warnings import default_deadline, issue_and_notify, warning_subject
 
 WARN_COLOUR = "wn:c:"
 WARN_FORM = "wn:f:"

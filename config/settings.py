@@ -24,7 +24,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from config.i18n import N_, SUPPORTED_LOCALES, normalise_locale
+from riskprompt.config.i18n import N_, SUPPORTED_LOCALES, normalise_locale
 
 ENV_PREFIX = "RISKPROMPT_"
 PLACEHOLDER_SECRET = "change-me"

@@ -1,10 +1,11 @@
 """The domain: tables and the rules that change them."""
 
-from models.audit import AuditEvent
-from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
-from models.conversations import ApiToken, BindingCode, ChatState
-from models.people import Assignment, Channel, Person, Role
-from models.prompts import (
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
+from riskprompt.models.conversations import ApiToken, BindingCode, ChatState
+from riskprompt.models.notices import Notice, NoticeEvent, NoticeReach, NoticeRole
+from riskprompt.models.people import Assignment, Channel, Person, Role
+from riskprompt.models.prompts import (
     Broadcast,
     CycleRun,
     Delivery,
@@ -14,7 +15,8 @@ from models.prompts import (
     PromptKind,
     PromptStatus,
 )
-from models.warnings import (
+from riskprompt.models.scope import Supervision
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,
@@ -35,6 +37,10 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "FocusWork",
+    "Notice",
+    "NoticeEvent",
+    "NoticeReach",
+    "NoticeRole",
     "Person",
     "Post",
     "Power",
@@ -46,6 +52,7 @@ __all__ = [
     "RiskLevel",
     "RiskPoint",
     "Role",
+    "Supervision",
     "Unit",
     "Warning",
     "WarningColour",

@@ -49,17 +49,17 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
-from config.i18n import N_
-from config.settings import DEFAULT_ASSESSMENT_WEIGHTS
-from models.catalog import Unit
-from models.errors import InvalidInput, NotFound
-from models.people import Person
-from models.periods import parse_period
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
-from models.warnings import Warning, WarningColour, WarningStatus
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import DEFAULT_ASSESSMENT_WEIGHTS
+from riskprompt.models.catalog import Unit
+from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.people import Person
+from riskprompt.models.periods import parse_period
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
+from riskprompt.models.warnings import Warning, WarningColour, WarningStatus
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from riskprompt.config.settings import Settings
 
 DEFAULT_WEIGHTS = DEFAULT_ASSESSMENT_WEIGHTS
 """The measures a score weighs, with their default weights (``ASSESSMENT_WEIGHTS``)."""

@@ -41,7 +41,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import CTE, Select
 from sqlmodel import Field, Session, SQLModel
 
-from models.types import UTCDateTime, dump
+from riskprompt.models.types import UTCDateTime, dump
 
 GENESIS_HASH = "0" * 64
 #: The primary key of the chain head's one row.
@@ -142,7 +142,7 @@ def _sha256_hex_default(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -
 
 
 def sqlite_sha256_hex(text: str | None) -> str | None:
-    """``sha256_hex`` for SQLite connections (see :func:`models.db.make_engine`)."""
+    """``sha256_hex`` for SQLite connections (see :func:`riskprompt.models.db.make_engine`)."""
     return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -9,9 +9,9 @@ from typing import ClassVar
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from config.i18n import N_
-from models.errors import InvalidInput
-from models.types import UTCDateTime, str_enum
+from riskprompt.config.i18n import N_
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.types import UTCDateTime, str_enum
 
 
 class RiskLevel(enum.StrEnum):

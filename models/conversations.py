@@ -15,12 +15,12 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field, Session, SQLModel, select
 
-from config.i18n import N_
-from models.audit import record
-from models.clock import Clock
-from models.errors import InvalidInput, NotFound, PermissionDenied
-from models.people import Person, require_officer
-from models.types import UTCDateTime
+from riskprompt.config.i18n import N_
+from riskprompt.models.audit import record
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.people import Person, require_officer
+from riskprompt.models.types import UTCDateTime
 
 BINDING_TTL = timedelta(days=7)
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
-import models  # noqa: F401 - registers every table on SQLModel.metadata
-from models.audit import sqlite_sha256_hex
+import riskprompt.models  # noqa: F401 - registers every table on SQLModel.metadata
+from riskprompt.models.audit import sqlite_sha256_hex
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 metadata = SQLModel.metadata

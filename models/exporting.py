@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit, join_measures
-from models.importing import CATALOG_LAYOUT, PEOPLE_LAYOUT
-from models.people import Assignment, Person, Role
-from models.queries import active_assignment_filter
-from models.tabular import write_table
+from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit, join_measures
+from riskprompt.models.importing import CATALOG_LAYOUT, PEOPLE_LAYOUT
+from riskprompt.models.people import Assignment, Person, Role
+from riskprompt.models.queries import active_assignment_filter
+from riskprompt.models.tabular import write_table
 
 _LEVEL_WORDS = {
     "zh_CN": {RiskLevel.HIGH: "高", RiskLevel.MEDIUM: "中", RiskLevel.LOW: "低"},

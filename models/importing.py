@@ -38,12 +38,12 @@ from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, insert, sele
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
-from config.i18n import DEFAULT_LOCALE, N_
-from models.audit import record
-from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit, split_measures
-from models.clock import Clock
-from models.errors import InvalidInput
-from models.people import (
+from riskprompt.config.i18n import DEFAULT_LOCALE, N_
+from riskprompt.models.audit import record
+from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit, split_measures
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.people import (
     DEFAULT_CHANNELS,
     Assignment,
     Channel,
@@ -53,7 +53,7 @@ from models.people import (
     normalise_mobile,
     parse_locale,
 )
-from models.tabular import Column, HeaderMap, Layout, Problem, TableError, open_table
+from riskprompt.models.tabular import Column, HeaderMap, Layout, Problem, TableError, open_table
 
 T = TypeVar("T")
 

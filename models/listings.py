@@ -13,12 +13,12 @@ from sqlalchemy import and_, bindparam, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.catalog import Post
-from models.conversations import ApiToken
-from models.errors import InvalidInput
-from models.people import Person, normalise_mobile
-from models.prompts import AWAITING_ACK, LATEST_FIRST, Prompt, PromptStatus
-from models.warnings import (
+from riskprompt.models.catalog import Post
+from riskprompt.models.conversations import ApiToken
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.people import Person, normalise_mobile
+from riskprompt.models.prompts import AWAITING_ACK, LATEST_FIRST, Prompt, PromptStatus
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,
@@ -92,7 +92,7 @@ def person_and_latest_prompt_by_mobile(
     """The active person with this mobile number and their latest open prompt, in one query.
 
     The number is in E.164, or national in China; (None, None): nobody has it.  The
-    prompt is the one :func:`models.prompts.latest_open_prompt` finds (None: nothing
+    prompt is the one :func:`riskprompt.models.prompts.latest_open_prompt` finds (None: nothing
     waits for an acknowledgement); an SMS reply most often acknowledges it.
     """
     row = session.exec(

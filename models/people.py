@@ -11,11 +11,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, Session, SQLModel
 
-from config.i18n import N_, normalise_locale
-from models.audit import record
-from models.clock import Clock
-from models.errors import InvalidInput, PermissionDenied
-from models.types import UTCDateTime, str_enum
+from riskprompt.config.i18n import N_, normalise_locale
+from riskprompt.models.audit import record
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import InvalidInput, PermissionDenied
+from riskprompt.models.types import UTCDateTime, str_enum
 
 
 class Role(enum.StrEnum):

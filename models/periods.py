@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from config.i18n import N_
-from config.settings import Settings
-from models.clock import Clock
-from models.errors import InvalidInput
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import InvalidInput
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

@@ -14,12 +14,12 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, bindparam, u
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from config.i18n import N_
-from models.audit import record_guarded
-from models.clock import Clock
-from models.errors import IllegalTransition, PermissionDenied
-from models.people import Person
-from models.types import UTCDateTime, str_enum
+from riskprompt.config.i18n import N_
+from riskprompt.models.audit import record_guarded
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import IllegalTransition, PermissionDenied
+from riskprompt.models.people import Person
+from riskprompt.models.types import UTCDateTime, str_enum
 
 
 class PromptKind(enum.StrEnum):
@@ -135,6 +135,8 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int | None = Field(default=None, foreign_key="prompt.id", index=True)
     warning_id: int | None = Field(default=None, foreign_key="warning.id", index=True)
+    # A notice (models/notices.py) expanded into this delivery.
+    notice_id: int | None = Field(default=None, foreign_key="notice.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     channel: str = Field(max_length=16)
     replaces_id: int | None = Field(default=None, foreign_key="delivery.id")
@@ -184,7 +186,7 @@ def acknowledge_prompt(
     The change is one ``UPDATE ... WHERE status = 'open'``: of two acknowledgements
     at once (two workers, two channels) only one finds the prompt open, so the
     acknowledgement and its audit record are written once (see
-    :func:`models.audit.record_guarded`).
+    :func:`riskprompt.models.audit.record_guarded`).
 
     Args:
         session: the open session; the caller commits.

@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
-from config.i18n import N_
-from models.catalog import Post, RiskLevel, RiskPoint, Unit
-from models.errors import NotFound
-from models.people import Assignment, Person, Role
+from riskprompt.config.i18n import N_
+from riskprompt.models.catalog import Post, RiskLevel, RiskPoint, Unit
+from riskprompt.models.errors import NotFound
+from riskprompt.models.people import Assignment, Person, Role
 
 
 @dataclass(frozen=True)

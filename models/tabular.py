@@ -33,8 +33,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from config.i18n import N_
-from models.errors import InvalidInput
+from riskprompt.config.i18n import N_
+from riskprompt.models.errors import InvalidInput
 
 Format = Literal["csv", "xlsx"]
 

@@ -9,8 +9,8 @@ so that such input is refused in words instead of failing in the database.
 
 from __future__ import annotations
 
-from config.i18n import N_
-from models.errors import InvalidInput
+from riskprompt.config.i18n import N_
+from riskprompt.models.errors import InvalidInput
 
 #: Control characters refused in free text (newlines and tabs are text).
 CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(32), 127)) - {"\n", "\r", "\t"}

@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, Session, SQLModel
 
-from config.i18n import N_
-from models.audit import record
-from models.clock import Clock
-from models.errors import IllegalTransition, InvalidInput, PermissionDenied
-from models.people import Person, require_officer
-from models.text import check_storable
-from models.types import UTCDateTime, str_enum
+from riskprompt.config.i18n import N_
+from riskprompt.models.audit import record
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from riskprompt.models.people import Person, require_officer
+from riskprompt.models.text import check_storable
+from riskprompt.models.types import UTCDateTime, str_enum
 
 
 class WarningColour(enum.StrEnum):

@@ -41,16 +41,16 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from config.settings import Settings
-from models.audit import record
-from models.clock import Clock
-from models.people import Channel, Person
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from models.warnings import Warning, WarningColour, WarningStatus
-from notifications.channels.base import ChannelAdapter, Message, Outcome, SendResult
-from notifications.outbox import fallback_delivery, message_for
-from notifications.quiet import held_until, reader_zone
-from notifications.ratelimit import AddressPacer, RatePacer, StopRequested
+from riskprompt.config.settings import Settings
+from riskprompt.models.audit import record
+from riskprompt.models.clock import Clock
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.models.warnings import Warning, WarningColour, WarningStatus
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, Outcome, SendResult
+from riskprompt.notifications.outbox import fallback_delivery, message_for
+from riskprompt.notifications.quiet import held_until, reader_zone
+from riskprompt.notifications.ratelimit import AddressPacer, RatePacer, StopRequested
 
 log = logging.getLogger(__name__)
 

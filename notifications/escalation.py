@@ -19,7 +19,7 @@ the row's state moves on in the transaction that queues the step's deliveries.
 After downtime every missed step is taken once, in order; a warning reminder
 overtaken by a later step of the same warning (its deadline passed meanwhile) is
 recorded as skipped instead of sent.  Quiet hours are the dispatcher's
-(:mod:`notifications.quiet`): what is queued at night goes out in the morning.
+(:mod:`riskprompt.notifications.quiet`): what is queued at night goes out in the morning.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
-from config.i18n import N_, format_number, translator
-from config.settings import Settings
-from models.audit import record
-from models.catalog import Unit
-from models.clock import Clock
-from models.people import Channel, Person, Role
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
-from models.warnings import (
+from riskprompt.config.i18n import N_, format_number, translator
+from riskprompt.config.settings import Settings
+from riskprompt.models.audit import record
+from riskprompt.models.catalog import Unit
+from riskprompt.models.clock import Clock
+from riskprompt.models.people import Channel, Person, Role
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
+from riskprompt.models.warnings import (
     NEXT_COLOUR,
     WAITING_STATES,
     Warning,
@@ -49,16 +49,16 @@ from models.warnings import (
     escalate_warning,
     flag_warning,
 )
-from notifications.links import ACK_URL_PLACEHOLDER, AckLinks
-from notifications.outbox import ack_links, first_channel
-from notifications.rendering import (
+from riskprompt.notifications.links import ACK_URL_PLACEHOLDER, AckLinks
+from riskprompt.notifications.outbox import ack_links, first_channel
+from riskprompt.notifications.rendering import (
     Rendered,
     reader_locale,
     render_prompt_reminder,
     render_unacknowledged_list,
     with_buttons,
 )
-from notifications.warnings import create_warning_delivery, default_deadline
+from riskprompt.notifications.warnings import create_warning_delivery, default_deadline
 
 log = logging.getLogger(__name__)
 

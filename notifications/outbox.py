@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from config.settings import Settings
-from models.people import Channel, Person
-from models.prompts import Delivery, DeliveryStatus, Prompt
-from notifications.channels.base import Button, Message
-from notifications.links import AckLinks, public_base
-from notifications.rendering import render_prompt
+from riskprompt.config.settings import Settings
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt
+from riskprompt.notifications.channels.base import Button, Message
+from riskprompt.notifications.links import AckLinks, public_base
+from riskprompt.notifications.rendering import render_prompt
 
 
 def delivery_key_for(prompt_id: int | None, channel: Channel, replaces_id: int | None) -> str:
@@ -98,7 +98,7 @@ def fallback_delivery(
         if failed.warning_id is None:
             return None
         # Imported here: notifications.warnings builds its deliveries on this module.
-        from notifications.warnings import warning_fallback
+        from riskprompt.notifications.warnings import warning_fallback
 
         return warning_fallback(session, failed=failed, person=person, now=now, settings=settings)
     prompt = session.get(Prompt, failed.prompt_id)

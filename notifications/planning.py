@@ -17,7 +17,7 @@ the same transaction, only for the rows this run actually inserted.
 The bulk writer renders once per content, locale and channel (the text never
 depends on the person), serialises each snapshot once, and hands rows of
 database-ready values to the driver in chunks (statements compiled once by
-SQLAlchemy for the dialect); :func:`notifications.outbox.create_delivery` stays
+SQLAlchemy for the dialect); :func:`riskprompt.notifications.outbox.create_delivery` stays
 the one-at-a-time path (fallbacks) and produces the same rows.
 """
 
@@ -38,14 +38,14 @@ from sqlalchemy import Connection, Engine, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from config.i18n import N_
-from config.settings import Settings
-from models.audit import record
-from models.catalog import Post, RiskLevel, RiskPoint, Unit
-from models.clock import Clock
-from models.errors import DomainError, InvalidInput, NotFound
-from models.people import Assignment, Channel, Person, require_officer
-from models.periods import (
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.audit import record
+from riskprompt.models.catalog import Post, RiskLevel, RiskPoint, Unit
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import DomainError, InvalidInput, NotFound
+from riskprompt.models.people import Assignment, Channel, Person, require_officer
+from riskprompt.models.periods import (
     current_period,
     local_day,
     parse_period,
@@ -53,7 +53,7 @@ from models.periods import (
     period_of,
     shift_period,
 )
-from models.prompts import (
+from riskprompt.models.prompts import (
     Broadcast,
     CycleRun,
     Delivery,
@@ -63,12 +63,18 @@ from models.prompts import (
     PromptKind,
     PromptStatus,
 )
-from models.queries import active_assignment_filter, get_person, is_row_id, resolve_unit
-from models.text import check_storable
-from notifications.escalation import first_reminder_at
-from notifications.links import ACK_URL_PLACEHOLDER, AckLinks
-from notifications.outbox import ack_links, delivery_key_for, first_channel
-from notifications.rendering import View, ack_buttons, build_view, reader_locale, render_view
+from riskprompt.models.queries import active_assignment_filter, get_person, is_row_id, resolve_unit
+from riskprompt.models.text import check_storable
+from riskprompt.notifications.escalation import first_reminder_at
+from riskprompt.notifications.links import ACK_URL_PLACEHOLDER, AckLinks
+from riskprompt.notifications.outbox import ack_links, delivery_key_for, first_channel
+from riskprompt.notifications.rendering import (
+    View,
+    ack_buttons,
+    build_view,
+    reader_locale,
+    render_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +469,7 @@ class _OutboxWriter:
     def _delivery_row(
         self, prompt_id: int, recipient: _Recipient, snapshot: _Snapshot, channel: Channel
     ) -> tuple[Any, ...]:
-        """The same row as :func:`notifications.outbox.create_delivery` writes."""
+        """The same row as :func:`riskprompt.notifications.outbox.create_delivery` writes."""
         variant = self._variant(snapshot, recipient.locale, channel)
         buttons = (
             ack_buttons(

@@ -15,12 +15,12 @@ from datetime import datetime
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
-from config.settings import Settings
-from models.audit import record
-from models.clock import Clock
-from models.people import Person
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from notifications.outbox import fallback_delivery
+from riskprompt.config.settings import Settings
+from riskprompt.models.audit import record
+from riskprompt.models.clock import Clock
+from riskprompt.models.people import Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.notifications.outbox import fallback_delivery
 
 log = logging.getLogger(__name__)
 

@@ -36,14 +36,20 @@ from babel.dates import format_datetime, format_skeleton
 from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
-from config.i18n import babel_locale, format_day, format_number, normalise_locale, translator
-from config.settings import Settings
-from models.catalog import RiskLevel, RiskPoint
-from models.people import Channel, Person
-from models.prompts import Prompt, PromptKind
-from models.warnings import Warning, WarningColour, WarningForm
-from notifications.channels.base import Button
-from notifications.quiet import reader_zone
+from riskprompt.config.i18n import (
+    babel_locale,
+    format_day,
+    format_number,
+    normalise_locale,
+    translator,
+)
+from riskprompt.config.settings import Settings
+from riskprompt.models.catalog import RiskLevel, RiskPoint
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Prompt, PromptKind
+from riskprompt.models.warnings import Warning, WarningColour, WarningForm
+from riskprompt.notifications.channels.base import Button
+from riskprompt.notifications.quiet import reader_zone
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -550,7 +556,7 @@ def build_view(*, kind: PromptKind | str, content: Mapping[str, Any], locale: st
 
     Args:
         kind: monthly or special.
-        content: the prompt's content snapshot (see ``notifications.planning``).
+        content: the prompt's content snapshot (see ``riskprompt.notifications.planning``).
         locale: a supported locale (``zh_CN`` or ``en``).
 
     Returns:
@@ -634,7 +640,7 @@ def render_content(
 
     Args:
         kind: monthly or special.
-        content: the prompt's content snapshot (see ``notifications.planning``).
+        content: the prompt's content snapshot (see ``riskprompt.notifications.planning``).
         requires_ack: whether the reader is asked to acknowledge (reply instruction).
         locale: a supported locale (``zh_CN`` or ``en``).
         channel: the channel rendered for.

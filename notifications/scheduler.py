@@ -5,7 +5,7 @@ is due now" and are thin: open a session, call the planning or dispatch
 function, log what came of it.  The schedule lives in code (no job store), so
 several instances may run it: the monthly cycle is idempotent per period and
 dispatch workers claim their own rows.  Each tick is also led through a
-PostgreSQL advisory lock (:mod:`notifications.ticklock`), so two instances never
+PostgreSQL advisory lock (:mod:`riskprompt.notifications.ticklock`), so two instances never
 run the same tick at once.
 
 At start-up :func:`catch_up` runs every past period whose monthly cycle never
@@ -25,12 +25,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from config.settings import Settings
-from models.clock import Clock
-from models.db import session_scope
-from notifications import escalation, planning
-from notifications.dispatcher import Dispatcher
-from notifications.ticklock import led
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.db import session_scope
+from riskprompt.notifications import escalation, planning
+from riskprompt.notifications.dispatcher import Dispatcher
+from riskprompt.notifications.ticklock import led
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from config.i18n import N_
-from config.settings import Settings
-from models.catalog import RiskPoint, Unit
-from models.clock import Clock
-from models.errors import InvalidInput, NotFound
-from models.people import Channel, Person
-from models.prompts import Delivery, DeliveryStatus
-from models.queries import get_person, resolve_unit
-from models.warnings import (
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.catalog import RiskPoint, Unit
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus
+from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.models.warnings import (
     OPEN_STATES,
     Warning,
     WarningColour,
@@ -39,8 +39,8 @@ from models.warnings import (
     issue_warning,
     withdraw_warning,
 )
-from notifications.outbox import ack_links, first_channel
-from notifications.rendering import reader_locale, render_warning
+from riskprompt.notifications.outbox import ack_links, first_channel
+from riskprompt.notifications.rendering import reader_locale, render_warning
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def issue_and_notify(
 ) -> Warning:
     """An officer issues a warning (预警) and its deliveries are queued, in one transaction.
 
-    The rule is :func:`models.warnings.issue_warning`'s; this adds the default
+    The rule is :func:`riskprompt.models.warnings.issue_warning`'s; this adds the default
     deadline and the outbox rows.  The caller commits.
 
     Args:

@@ -10,11 +10,11 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from config.i18n import N_
-from config.settings import Settings
-from models.clock import Clock, SystemClock
-from models.db import current_revision, head_revision, make_engine, session_scope
-from models.errors import DomainError
+from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock, SystemClock
+from riskprompt.models.db import current_revision, head_revision, make_engine, session_scope
+from riskprompt.models.errors import DomainError
 
 
 class SchemaNotReady(DomainError):

@@ -20,31 +20,31 @@ from rich.rule import Rule
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.console import Exchange, scripted_conversation, write_sample_evidence
-from config.i18n import _, format_number, format_when
-from config.settings import Settings, load_settings
-from models.assessment import assess
-from models.audit import AuditEvent
-from models.catalog import RiskLevel
-from models.clock import Clock, FixedClock
-from models.conversations import bind_chat, create_binding_code
-from models.db import make_engine, session_scope, upgrade
-from models.importing import ImportResult, import_catalog, import_people
-from models.people import Channel, Person, Role
-from models.queries import count_by_level, count_by_role, list_units
-from models.warnings import Warning
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher, count_deliveries
-from notifications.escalation import run_follow_ups
-from notifications.planning import (
+from riskprompt.bot.console import Exchange, scripted_conversation, write_sample_evidence
+from riskprompt.cli.common import table
+from riskprompt.cli.tick import follow_up_line
+from riskprompt.config.i18n import _, format_number, format_when
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.assessment import assess
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.catalog import RiskLevel
+from riskprompt.models.clock import Clock, FixedClock
+from riskprompt.models.conversations import bind_chat, create_binding_code
+from riskprompt.models.db import make_engine, session_scope, upgrade
+from riskprompt.models.importing import ImportResult, import_catalog, import_people
+from riskprompt.models.people import Channel, Person, Role
+from riskprompt.models.queries import count_by_level, count_by_role, list_units
+from riskprompt.models.warnings import Warning
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher, count_deliveries
+from riskprompt.notifications.escalation import run_follow_ups
+from riskprompt.notifications.planning import (
     current_period,
     issue_special_prompt,
     plan_monthly_cycle,
     set_focus,
 )
-from notifications.warnings import issue_and_notify
-from riskprompt.cli.common import table
-from riskprompt.cli.tick import follow_up_line
+from riskprompt.notifications.warnings import issue_and_notify
 from riskprompt.reporting import display_rows, render_png, report_table
 
 SAMPLE_DIR = Path(__file__).parent / "sample"

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from config.i18n import N_, _, translator
-from config.settings import PLACEHOLDER_SECRET, Settings
-from models.db import current_revision, head_revision
-from models.people import Channel, Person
-from notifications.channels import build_adapters, distinct_adapters
-from notifications.channels.base import Message, Outcome
+from riskprompt.config.i18n import N_, _, translator
+from riskprompt.config.settings import PLACEHOLDER_SECRET, Settings
 from riskprompt.logs import Redactor, secrets_of
+from riskprompt.models.db import current_revision, head_revision
+from riskprompt.models.people import Channel, Person
+from riskprompt.notifications.channels import build_adapters, distinct_adapters
+from riskprompt.notifications.channels.base import Message, Outcome
 
 #: Seconds one network check may take.
 CHECK_TIMEOUT_SECONDS = 10.0

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.engine import make_url
 
-from config.settings import PLACEHOLDER_SECRET, Settings
+from riskprompt.config.settings import PLACEHOLDER_SECRET, Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"

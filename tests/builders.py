@@ -7,10 +7,10 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
-from models.people import Assignment, Channel, Person, Role
-from models.prompts import Delivery, Prompt, PromptKind
-from models.warnings import Warning
+from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
+from riskprompt.models.people import Assignment, Channel, Person, Role
+from riskprompt.models.prompts import Delivery, Prompt, PromptKind
+from riskprompt.models.warnings import Warning
 
 _seq = itertools.count(1)
 
@@ -163,8 +163,8 @@ def make_warning(
     """A yellow ordered-correction warning (责令纠错) issued by ``officer`` to ``person``."""
     from datetime import timedelta
 
-    from models.clock import FixedClock
-    from models.warnings import WarningColour, WarningForm, issue_warning
+    from riskprompt.models.clock import FixedClock
+    from riskprompt.models.warnings import WarningColour, WarningForm, issue_warning
 
     return issue_warning(
         session,

@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from config.i18n import set_locale
-from models.clock import FixedClock
-from models.db import make_engine, metadata, upgrade
+from riskprompt.config.i18n import set_locale
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.db import make_engine, metadata, upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = os.environ.get("RISKPROMPT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)

@@ -19,18 +19,32 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
-from bot.app import SECRET_HEADER, build_application, process_update_json, webhook_secret
-from config.settings import load_settings
-from models import AuditEvent, Delivery, DeliveryStatus, Person, Prompt, PromptStatus, Role
-from models.clock import FixedClock
-from models.conversations import bind_chat, create_binding_code
-from models.db import session_scope
-from models.importing import import_catalog, import_people
-from models.warnings import Warning, WarningColour, WarningForm, WarningStatus, issue_warning
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher
-from notifications.planning import plan_monthly_cycle
+from riskprompt.bot.app import SECRET_HEADER, build_application, process_update_json, webhook_secret
+from riskprompt.config.settings import load_settings
 from riskprompt.demo import SAMPLE_DIR
+from riskprompt.models import (
+    AuditEvent,
+    Delivery,
+    DeliveryStatus,
+    Person,
+    Prompt,
+    PromptStatus,
+    Role,
+)
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.conversations import bind_chat, create_binding_code
+from riskprompt.models.db import session_scope
+from riskprompt.models.importing import import_catalog, import_people
+from riskprompt.models.warnings import (
+    Warning,
+    WarningColour,
+    WarningForm,
+    WarningStatus,
+    issue_warning,
+)
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
+from riskprompt.notifications.planning import plan_monthly_cycle
 from riskprompt.web import create_app
 from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import Delivery, DeliveryStatus, Person, Prompt
-from models.clock import FixedClock
-from models.conversations import bind_chat, create_binding_code
 from riskprompt.cli.app import app
 from riskprompt.demo import SAMPLE_DIR
+from riskprompt.models import Delivery, DeliveryStatus, Person, Prompt
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.conversations import bind_chat, create_binding_code
 from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramStandin

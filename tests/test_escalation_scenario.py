@@ -26,13 +26,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from config.settings import Settings, load_settings
-from models.assessment import assess
-from models.audit import AuditEvent
-from models.clock import FixedClock
-from models.people import Person, Role
-from models.prompts import Prompt, acknowledge_prompt
-from models.warnings import (
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.assessment import assess
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Prompt, acknowledge_prompt
+from riskprompt.models.warnings import (
     Rectification,
     Warning,
     WarningColour,
@@ -40,11 +40,11 @@ from models.warnings import (
     review_rectification,
     submit_rectification,
 )
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher
-from notifications.escalation import run_follow_ups
-from notifications.planning import plan_monthly_cycle
-from notifications.warnings import issue_and_notify, withdraw_and_cancel
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
+from riskprompt.notifications.escalation import run_follow_ups
+from riskprompt.notifications.planning import plan_monthly_cycle
+from riskprompt.notifications.warnings import issue_and_notify, withdraw_and_cancel
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 on 1 December in Shanghai

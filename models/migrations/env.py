@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from models.db import make_engine, metadata
+from riskprompt.models.db import make_engine, metadata
 
 config = context.config
 
@@ -34,10 +34,10 @@ def run_migrations_online() -> None:
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     """Render our own column types by their import path."""
-    from models.types import UTCDateTime
+    from riskprompt.models.types import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "models.types.UTCDateTime()"
+        return "riskprompt.models.types.UTCDateTime()"
     return False
 
 

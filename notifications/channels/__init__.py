@@ -12,20 +12,20 @@ from collections.abc import Iterable
 
 from rich.console import Console
 
-from config.settings import Settings
-from models.people import Channel
-from notifications.channels.base import (
+from riskprompt.config.settings import Settings
+from riskprompt.models.people import Channel
+from riskprompt.notifications.channels.base import (
     Button,
     ChannelAdapter,
     Message,
     Outcome,
     SendResult,
 )
-from notifications.channels.console import ConsoleChannel
-from notifications.channels.email import EmailChannel, build_email
-from notifications.channels.file import FileChannel
-from notifications.channels.sms import TwilioSmsChannel
-from notifications.channels.telegram import TelegramChannel
+from riskprompt.notifications.channels.console import ConsoleChannel
+from riskprompt.notifications.channels.email import EmailChannel, build_email
+from riskprompt.notifications.channels.file import FileChannel
+from riskprompt.notifications.channels.sms import TwilioSmsChannel
+from riskprompt.notifications.channels.telegram import TelegramChannel
 
 
 def build_adapters(

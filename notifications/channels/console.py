@@ -10,8 +10,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from config.i18n import _
-from notifications.channels.base import ChannelAdapter, Message, SendResult
+from riskprompt.config.i18n import _
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
 
 
 class ConsoleChannel(ChannelAdapter):

@@ -30,8 +30,8 @@ from aiosmtplib import (
     SMTPServerDisconnected,
 )
 
-from config.settings import Settings
-from notifications.channels.base import ChannelAdapter, Message, SendResult
+from riskprompt.config.settings import Settings
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from email import policy
 from pathlib import Path
 from typing import Any, ClassVar
 
-from config.settings import Settings
-from notifications.channels.base import ChannelAdapter, Message, SendResult
-from notifications.channels.email import build_email
+from riskprompt.config.settings import Settings
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
+from riskprompt.notifications.channels.email import build_email
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

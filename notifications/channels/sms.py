@@ -17,8 +17,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from config.settings import Settings
-from notifications.channels.base import ChannelAdapter, Message, SendResult
+from riskprompt.config.settings import Settings
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,14 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from config.settings import Settings
-from notifications.channels.base import Button, ChannelAdapter, Message, Outcome, SendResult
+from riskprompt.config.settings import Settings
+from riskprompt.notifications.channels.base import (
+    Button,
+    ChannelAdapter,
+    Message,
+    Outcome,
+    SendResult,
+)
 
 log = logging.getLogger(__name__)
 

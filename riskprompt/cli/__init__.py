@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from config.i18n import set_locale
+from riskprompt.config.i18n import set_locale
 
 
 def _locale_from_argv(argv: list[str]) -> str | None:

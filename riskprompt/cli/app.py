@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from config.i18n import _, format_number, set_locale
-from config.settings import SettingsError, load_settings
-from models.catalog import RiskLevel, join_measures
-from models.db import current_revision, head_revision, upgrade
-from models.errors import InvalidInput
-from models.people import Role
-from models.queries import (
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import _, format_number, set_locale
+from riskprompt.config.settings import SettingsError, load_settings
+from riskprompt.context import AppContext
+from riskprompt.models.catalog import RiskLevel, join_measures
+from riskprompt.models.db import current_revision, head_revision, upgrade
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.people import Role
+from riskprompt.models.queries import (
     get_person,
     list_people,
     list_posts,
@@ -22,8 +24,6 @@ from models.queries import (
     resolve_unit,
     risk_points_of,
 )
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.context import AppContext
 
 app = typer.Typer(
     name="riskprompt",

@@ -14,8 +14,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from config.i18n import N_, _, format_number, ngettext
-from models.audit import (
+from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.config.i18n import N_, _, format_number, ngettext
+from riskprompt.context import AppContext
+from riskprompt.models.audit import (
     EXPORT_FIELDS,
     ChainProblem,
     ChainReport,
@@ -23,9 +25,7 @@ from models.audit import (
     iter_events,
     verify_chain,
 )
-from models.errors import InvalidInput
-from riskprompt.cli.common import app_context, reports_errors
-from riskprompt.context import AppContext
+from riskprompt.models.errors import InvalidInput
 
 audit_app = typer.Typer(
     help=_("The tamper-evident audit log: check its hash chain, export its records."),

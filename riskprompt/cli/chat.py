@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 
-from bot.binding import bot_username, invite
-from bot.console import ConsoleBot, ConsoleChat, ConsoleError
-from config.i18n import N_, _, format_when
-from models.queries import get_person
+from riskprompt.bot.binding import bot_username, invite
+from riskprompt.bot.console import ConsoleBot, ConsoleChat, ConsoleError
 from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.config.i18n import N_, _, format_when
 from riskprompt.context import AppContext
+from riskprompt.models.queries import get_person
 
 
 def register(app: typer.Typer, people_app: typer.Typer) -> None:

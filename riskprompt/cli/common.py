@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from config.i18n import _
-from models.errors import DomainError
+from riskprompt.config.i18n import _
 from riskprompt.context import AppContext
+from riskprompt.models.errors import DomainError
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from config.i18n import _
 from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.config.i18n import _
 from riskprompt.demo import DEMO_DIR, Demo
 
 

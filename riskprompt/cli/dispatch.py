@@ -16,20 +16,20 @@ import typer
 from babel.dates import format_datetime
 from sqlalchemy import Engine
 
-from config.i18n import N_, _, babel_locale, format_number, ngettext
-from config.settings import Settings
-from models.clock import Clock
-from models.errors import InvalidInput
-from models.people import Channel
-from models.prompts import DeliveryStatus
-from notifications.dispatcher import (
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import N_, _, babel_locale, format_number, ngettext
+from riskprompt.config.settings import Settings
+from riskprompt.logs import configure_logging
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.people import Channel
+from riskprompt.models.prompts import DeliveryStatus
+from riskprompt.notifications.dispatcher import (
     Dispatcher,
     DispatchStats,
     count_deliveries,
     list_deliveries,
 )
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.logs import configure_logging
 
 log = logging.getLogger("riskprompt.run")
 
@@ -107,7 +107,7 @@ def _stats_line(stats: DispatchStats) -> str:
 async def _dispatch(
     engine: Engine, settings: Settings, clock: Clock, until_idle: bool
 ) -> DispatchStats:
-    from notifications.channels import build_adapters
+    from riskprompt.notifications.channels import build_adapters
 
     async with Dispatcher(engine, settings, clock, build_adapters(settings), worker_id()) as d:
         # Ctrl-C: sends under way finish and are recorded, the rest go back to the outbox.

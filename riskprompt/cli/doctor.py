@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from config.i18n import _
-from models.queries import get_person
 from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import _
 from riskprompt.doctor import STATUS_LABELS, Check, Status, run_checks, send_test_messages
+from riskprompt.models.queries import get_person
 
 STATUS_STYLES = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
 

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from config.i18n import N_, _, format_number, format_when, ngettext
-from models.errors import InvalidInput
-from models.prompts import PromptKind, PromptStatus
-from models.queries import get_person, resolve_unit
-from notifications.planning import (
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import N_, _, format_number, format_when, ngettext
+from riskprompt.context import AppContext
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.prompts import PromptKind, PromptStatus
+from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.notifications.planning import (
     BroadcastStatus,
     current_period,
     issue_special_prompt,
@@ -21,8 +23,6 @@ from notifications.planning import (
     plan_monthly_cycle,
     set_focus,
 )
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.context import AppContext
 
 focus_app = typer.Typer(help=_("The month's key work (重点工作)."), no_args_is_help=True)
 cycle_app = typer.Typer(help=_("The monthly risk prompt cycle."), no_args_is_help=True)

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from config.i18n import N_, _, format_number
-from models.assessment import By, assess, parse_period, parse_weights
-from models.errors import InvalidInput
-from models.queries import resolve_unit
 from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import N_, _, format_number
+from riskprompt.models.assessment import By, assess, parse_period, parse_weights
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.queries import resolve_unit
 from riskprompt.reporting import (
     FORMATS,
     display_rows,

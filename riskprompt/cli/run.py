@@ -43,12 +43,12 @@ from apscheduler.events import (
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from config.i18n import _
-from config.settings import Settings
-from models.clock import Clock
-from notifications.dispatcher import Dispatcher
 from riskprompt.cli.common import app_context, reports_errors
 from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals, worker_id
+from riskprompt.config.i18n import _
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.notifications.dispatcher import Dispatcher
 
 log = logging.getLogger("riskprompt.run")
 
@@ -117,8 +117,8 @@ class RunningJobs:
 
 def _catch_up(engine: Engine, settings: Settings, clock: Clock) -> list[str]:
     """The start-up catch-up, led through the monthly tick's lock (blocking)."""
-    from notifications.scheduler import MONTHLY_JOB, catch_up
-    from notifications.ticklock import leading
+    from riskprompt.notifications.scheduler import MONTHLY_JOB, catch_up
+    from riskprompt.notifications.ticklock import leading
 
     with leading(engine, MONTHLY_JOB) as leads:
         if not leads:
@@ -135,9 +135,9 @@ async def _run(
     role: RunRole = RunRole.ALL,
 ) -> bool:
     """Run ``role`` until a stop signal; False when it stopped because a part failed."""
-    from notifications.channels import build_adapters
-    from notifications.scheduler import build_scheduler
     from riskprompt.cli.web import bound_url, start_telegram, stop_telegram
+    from riskprompt.notifications.channels import build_adapters
+    from riskprompt.notifications.scheduler import build_scheduler
     from riskprompt.web import create_app
     from riskprompt.web.server import make_server
 

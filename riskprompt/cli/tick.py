@@ -16,25 +16,25 @@ import typer
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from config.i18n import _, format_number
-from config.settings import Settings
-from models.clock import Clock, FixedClock
-from models.db import session_scope
-from models.periods import current_period, period_bounds
-from notifications.escalation import FollowUpStats, run_follow_ups
-from notifications.planning import expand_due_broadcasts
-from notifications.scheduler import (
+from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.cli.dispatch import _configure_logging, _dispatch, _stats_line
+from riskprompt.cli.prompts import parse_at
+from riskprompt.config.i18n import _, format_number
+from riskprompt.config.settings import Settings
+from riskprompt.context import AppContext
+from riskprompt.models.clock import Clock, FixedClock
+from riskprompt.models.db import session_scope
+from riskprompt.models.periods import current_period, period_bounds
+from riskprompt.notifications.escalation import FollowUpStats, run_follow_ups
+from riskprompt.notifications.planning import expand_due_broadcasts
+from riskprompt.notifications.scheduler import (
     BROADCAST_JOB,
     FOLLOW_UP_JOB,
     MONTHLY_JOB,
     catch_up,
     plan_period,
 )
-from notifications.ticklock import leading
-from riskprompt.cli.common import app_context, reports_errors
-from riskprompt.cli.dispatch import _configure_logging, _dispatch, _stats_line
-from riskprompt.cli.prompts import parse_at
-from riskprompt.context import AppContext
+from riskprompt.notifications.ticklock import leading
 
 
 def register(app: typer.Typer) -> None:

@@ -18,9 +18,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from config.i18n import _, current_locale, format_number, ngettext
-from models.exporting import export_catalog, export_people
-from models.importing import (
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import _, current_locale, format_number, ngettext
+from riskprompt.context import AppContext
+from riskprompt.models.exporting import export_catalog, export_people
+from riskprompt.models.importing import (
     CATALOG_LAYOUT,
     KIND_LABELS,
     PEOPLE_LAYOUT,
@@ -31,9 +33,7 @@ from models.importing import (
     import_catalog,
     import_people,
 )
-from models.tabular import TableError
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.context import AppContext
+from riskprompt.models.tabular import TableError
 
 import_app = typer.Typer(
     help=_("Import the catalogue or people from a CSV or XLSX file."), no_args_is_help=True

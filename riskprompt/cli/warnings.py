@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from config.i18n import N_, _, format_number, format_when, ngettext
-from models.errors import InvalidInput, NotFound
-from models.queries import get_person, is_row_id
-from models.warnings import STATUS_LABELS, Warning, WarningStatus
-from notifications.warnings import (
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.config.i18n import N_, _, format_number, format_when, ngettext
+from riskprompt.context import AppContext
+from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.queries import get_person, is_row_id
+from riskprompt.models.warnings import STATUS_LABELS, Warning, WarningStatus
+from riskprompt.notifications.warnings import (
     issue_and_notify,
     list_warnings,
     parse_colour,
@@ -20,8 +22,6 @@ from notifications.warnings import (
     warning_subject,
     withdraw_and_cancel,
 )
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.context import AppContext
 
 warnings_app = typer.Typer(help=_("Warnings (预警) and where they stand."), no_args_is_help=True)
 

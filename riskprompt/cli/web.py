@@ -12,24 +12,24 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Engine
 
-from config.i18n import N_, _, format_number, format_when
-from config.settings import Settings
-from models.clock import Clock
-from models.conversations import create_api_token, revoke_api_token
-from models.errors import InvalidInput, NotFound
-from models.listings import list_tokens, page_corrections
-from models.prompts import Prompt, acknowledge_prompt
-from models.queries import get_person
-from models.warnings import (
+from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
+from riskprompt.config.i18n import N_, _, format_number, format_when
+from riskprompt.config.settings import Settings
+from riskprompt.context import AppContext
+from riskprompt.models.clock import Clock
+from riskprompt.models.conversations import create_api_token, revoke_api_token
+from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.listings import list_tokens, page_corrections
+from riskprompt.models.prompts import Prompt, acknowledge_prompt
+from riskprompt.models.queries import get_person
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,
     acknowledge_warning,
     review_rectification,
 )
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
-from riskprompt.context import AppContext
 from riskprompt.web import create_app
 from riskprompt.web.context import TelegramHandler
 from riskprompt.web.server import make_server, run_event_loop
@@ -110,7 +110,7 @@ def bound_url(sock: socket.socket) -> str:
 async def start_telegram(
     settings: Settings, engine: Engine, clock: Clock, *, polling: bool, webhook: bool
 ) -> tuple[Any, TelegramHandler | None]:
-    """Start the Telegram bot as the settings say (see :func:`bot.app.start_bot`).
+    """Start the Telegram bot as the settings say (see :func:`riskprompt.bot.app.start_bot`).
 
     With ``PUBLIC_URL`` the bot takes its updates from the webhook, so it runs in
     the process that serves the web app; without it, it polls, which one process
@@ -132,7 +132,7 @@ async def start_telegram(
         return None, None
     if (settings.PUBLIC_URL and not webhook) or (not settings.PUBLIC_URL and not polling):
         return None, None
-    from bot.app import process_update_json, start_bot
+    from riskprompt.bot.app import process_update_json, start_bot
 
     try:
         application = await start_bot(settings=settings, engine=engine, clock=clock)
@@ -152,7 +152,7 @@ async def stop_telegram(application: Any) -> None:
     """Stop a bot started by :func:`start_telegram` (None: nothing to do)."""
     if application is None:
         return
-    from bot.app import stop_bot
+    from riskprompt.bot.app import stop_bot
 
     await stop_bot(application)
 

@@ -1,6 +1,6 @@
 """Rendering an :class:`~models.assessment.Assessment` for its reader.
 
-The assessment is computed in ``models.assessment``; this package only turns it
+The assessment is computed in ``riskprompt.models.assessment``; this package only turns it
 into a table of cells (translated headers, Babel-formatted numbers) and writes that
 table as CSV, XLSX or HTML.  The chart lives in :mod:`riskprompt.reporting.chart`.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 from babel.dates import format_timedelta
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from config.i18n import _, babel_locale, current_locale, format_number, format_ratio
-from models.assessment import Assessment, AssessmentRow
-from models.warnings import WarningColour
+from riskprompt.config.i18n import _, babel_locale, current_locale, format_number, format_ratio
+from riskprompt.models.assessment import Assessment, AssessmentRow
+from riskprompt.models.warnings import WarningColour
 
 FORMATS = ("table", "csv", "xlsx", "png", "html")
 TEMPLATES = Path(__file__).parent / "templates"

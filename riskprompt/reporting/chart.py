@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import cache
 from typing import BinaryIO
 
-from config.i18n import _, format_ratio
-from models.assessment import Assessment
+from riskprompt.config.i18n import _, format_ratio
+from riskprompt.models.assessment import Assessment
 
 FONT_FAMILY = "Noto Sans CJK SC"
 

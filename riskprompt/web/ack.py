@@ -23,13 +23,19 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from config.i18n import N_, format_when, normalise_locale, translator
-from models.clock import Clock
-from models.errors import DomainError
-from models.people import Person
-from models.prompts import Prompt, acknowledge_prompt
-from models.warnings import Warning, acknowledge_warning
-from notifications.links import ACK_LINK_TTL, AckTarget, LinkExpired, LinkInvalid, read_ack_token
+from riskprompt.config.i18n import N_, format_when, normalise_locale, translator
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import DomainError
+from riskprompt.models.people import Person
+from riskprompt.models.prompts import Prompt, acknowledge_prompt
+from riskprompt.models.warnings import Warning, acknowledge_warning
+from riskprompt.notifications.links import (
+    ACK_LINK_TTL,
+    AckTarget,
+    LinkExpired,
+    LinkInvalid,
+    read_ack_token,
+)
 from riskprompt.web.context import web_context
 from riskprompt.web.errors import status_for
 

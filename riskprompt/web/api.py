@@ -13,27 +13,27 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from config.i18n import N_, translator
-from models.conversations import authenticate_token
-from models.errors import InvalidInput, NotFound, PermissionDenied
-from models.listings import (
+from riskprompt.config.i18n import N_, translator
+from riskprompt.models.conversations import authenticate_token
+from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.listings import (
     WarningRow,
     correction_row,
     page_corrections,
     page_prompts,
     page_warnings,
 )
-from models.people import Person
-from models.prompts import PromptStatus
-from models.warnings import (
+from riskprompt.models.people import Person
+from riskprompt.models.prompts import PromptStatus
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     WarningColour,
     WarningStatus,
     review_rectification,
 )
-from notifications.planning import issue_special_prompt
-from notifications.warnings import issue_and_notify, warning_subject
+from riskprompt.notifications.planning import issue_special_prompt
+from riskprompt.notifications.warnings import issue_and_notify, warning_subject
 from riskprompt.web.context import WebContext, reader_locale, web_context
 from riskprompt.web.schemas import (
     MAX_ID,
@@ -63,7 +63,7 @@ bearer = HTTPBearer(
     scheme_name="OfficerToken",
     description="An officer's API token: `riskprompt tokens create STAFF_ID`.",
 )
-#: The msgid :func:`models.conversations.authenticate_token` refuses an unknown token with.
+#: The msgid that :func:`~riskprompt.models.conversations.authenticate_token` refuses with.
 _UNKNOWN_TOKEN = N_("unknown or revoked token")
 MAX_TOKEN_LENGTH = 256
 

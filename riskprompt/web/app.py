@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 
-from config.settings import Settings
-from models.clock import Clock
-from models.errors import DomainError
 from riskprompt import __version__
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.errors import DomainError
 from riskprompt.web import ack, api, health, metrics, telegram, twilio
 from riskprompt.web.context import TelegramHandler, WebContext
 from riskprompt.web.errors import domain_error_handler, validation_error_handler

@@ -27,10 +27,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from config.i18n import normalise_locale
-from config.settings import Settings
-from models.clock import Clock
-from models.db import is_disconnect
+from riskprompt.config.i18n import normalise_locale
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import Clock
+from riskprompt.models.db import is_disconnect
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

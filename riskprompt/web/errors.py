@@ -9,8 +9,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from config.i18n import translator
-from models.errors import DomainError, IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from riskprompt.config.i18n import translator
+from riskprompt.models.errors import (
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from riskprompt.web.context import reader_locale
 
 #: The HTTP status of each kind of refusal by the domain.

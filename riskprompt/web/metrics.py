@@ -47,9 +47,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from models.clock import Clock
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from models.warnings import Warning
+from riskprompt.models.clock import Clock
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.models.warnings import Warning
 from riskprompt.web.context import web_context
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,15 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
-from models.listings import CorrectionRow, PromptRow, WarningRow
-from models.prompts import Broadcast, PromptKind, PromptStatus
-from models.warnings import MAX_TEXT, RectificationStatus, WarningColour, WarningForm, WarningStatus
+from riskprompt.models.listings import CorrectionRow, PromptRow, WarningRow
+from riskprompt.models.prompts import Broadcast, PromptKind, PromptStatus
+from riskprompt.models.warnings import (
+    MAX_TEXT,
+    RectificationStatus,
+    WarningColour,
+    WarningForm,
+    WarningStatus,
+)
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: larger numbers are nobody's id
 MAX_PAGE = 200
@@ -55,7 +61,7 @@ def safe_target(value: str) -> str:
     """A target whose post or unit id, if numeric, is a plain number within range.
 
     The rest of the form (``person:...``, ``level:...``, ``all``) is checked by
-    :func:`notifications.planning.parse_target`, which answers 422 itself.
+    :func:`riskprompt.notifications.planning.parse_target`, which answers 422 itself.
     """
     kind, sep, ref = value.replace("：", ":").partition(":")
     ref = ref.strip().removesuffix("+").strip()

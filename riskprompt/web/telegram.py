@@ -2,7 +2,7 @@
 
 Telegram sends the secret given to ``setWebhook(secret_token=...)`` in the
 ``X-Telegram-Bot-Api-Secret-Token`` header of every update.  The secret is
-derived from ``RISKPROMPT_SECRET_KEY`` by :func:`bot.app.webhook_secret` (one
+derived from ``RISKPROMPT_SECRET_KEY`` by :func:`riskprompt.bot.app.webhook_secret` (one
 derivation for the bot that registers the webhook and the route that checks it),
 so it needs no setting of its own and changes when the key does.
 """
@@ -15,7 +15,7 @@ import logging
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from bot.app import SECRET_HEADER, WEBHOOK_PATH, InvalidUpdate, webhook_secret
+from riskprompt.bot.app import SECRET_HEADER, WEBHOOK_PATH, InvalidUpdate, webhook_secret
 from riskprompt.web.context import web_context
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from twilio.request_validator import (
 )
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.commands import handle_reply
-from config.i18n import N_, translator
-from models.listings import person_and_latest_prompt_by_mobile
-from notifications.receipts import record_receipt
+from riskprompt.bot.commands import handle_reply
+from riskprompt.config.i18n import N_, translator
+from riskprompt.models.listings import person_and_latest_prompt_by_mobile
+from riskprompt.notifications.receipts import record_receipt
 from riskprompt.web.context import WebContext, web_context
 
 log = logging.getLogger(__name__)

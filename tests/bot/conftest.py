@@ -1,7 +1,7 @@
 """The bot against the Telegram stand-in: an organisation, updates in, recorded calls out.
 
 Updates are handed to the application the way the web app's webhook route does
-(:func:`bot.app.process_update_json`); everything the bot sends or fetches
+(:func:`riskprompt.bot.app.process_update_json`); everything the bot sends or fetches
 (messages, edits, answers, getFile and the file download) goes over HTTP to the
 stand-in.  ``test_polling`` covers the getUpdates path.
 """
@@ -18,13 +18,13 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.app import BotApplication, build_application, process_update_json
-from config.settings import Settings
-from models.audit import AuditEvent
-from models.clock import FixedClock
-from models.conversations import ChatState, create_binding_code
-from models.db import make_engine
-from models.people import Person, Role
+from riskprompt.bot.app import BotApplication, build_application, process_update_json
+from riskprompt.config.settings import Settings
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.conversations import ChatState, create_binding_code
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Person, Role
 from tests.builders import make_person, make_unit
 from tests.standins.fixtures import standin_overrides
 from tests.standins.telegram import TelegramCall, TelegramStandin

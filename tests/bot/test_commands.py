@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from bot.commands import Intent, handle_reply, parse_reply
-from models import Prompt, PromptKind, PromptStatus
-from models.clock import FixedClock
+from riskprompt.bot.commands import Intent, handle_reply, parse_reply
+from riskprompt.models import Prompt, PromptKind, PromptStatus
+from riskprompt.models.clock import FixedClock
 from tests.builders import make_person, make_unit
 
 

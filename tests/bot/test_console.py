@@ -13,21 +13,21 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.console import (
+from riskprompt.bot.console import (
     CONSOLE_CHAT_BASE,
     ConsoleBot,
     ConsoleError,
     scripted_conversation,
     write_sample_evidence,
 )
-from config.settings import Settings, load_settings
-from models.clock import FixedClock
-from models.db import make_engine
-from models.people import Person, Role
-from models.prompts import Delivery, Prompt, PromptStatus
-from models.warnings import Rectification, RectificationStatus, Warning, WarningStatus
 from riskprompt.cli.chat import register
+from riskprompt.config.settings import Settings, load_settings
 from riskprompt.context import AppContext
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Delivery, Prompt, PromptStatus
+from riskprompt.models.warnings import Rectification, RectificationStatus, Warning, WarningStatus
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 from tests.standins.telegram import TelegramStandin
 

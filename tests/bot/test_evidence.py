@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evidence import (
+from riskprompt.bot.evidence import (
     MAX_EVIDENCE_BYTES,
     EvidenceRefused,
     check_content,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from models.conversations import create_binding_code
-from models.people import Person, Role
-from models.prompts import Broadcast, Prompt, PromptStatus
-from models.warnings import Rectification, RectificationStatus, Warning, WarningStatus
+from riskprompt.models.conversations import create_binding_code
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Broadcast, Prompt, PromptStatus
+from riskprompt.models.warnings import Rectification, RectificationStatus, Warning, WarningStatus
 from tests.bot.conftest import (
     CLERK_CHAT,
     COLLEAGUE_CHAT,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import (
+from riskprompt.bot.app import (
     InvalidUpdate,
     process_update_json,
     start_bot,
@@ -15,11 +15,11 @@ from bot.app import (
     verify_webhook_secret,
     webhook_secret,
 )
-from config.settings import Settings
-from models.clock import FixedClock
-from models.conversations import create_binding_code
-from models.db import make_engine
-from models.people import Person
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.conversations import create_binding_code
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Person
 from tests.builders import make_person, make_unit
 from tests.standins.fixtures import standin_overrides
 from tests.standins.telegram import TelegramStandin

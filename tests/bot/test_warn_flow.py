@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from models.prompts import Delivery
-from models.warnings import Warning, WarningColour, WarningForm
+from riskprompt.models.prompts import Delivery
+from riskprompt.models.warnings import Warning, WarningColour, WarningForm
 from tests.bot.conftest import CLERK_CHAT, OFFICER_CHAT, World, buttons
 
 sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)

@@ -10,7 +10,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from config.i18n import (
+from riskprompt.config.i18n import (
     LOCALE_DIR,
     SUPPORTED_LOCALES,
     _,

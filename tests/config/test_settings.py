@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from config.settings import SettingsError, load_settings
 from riskprompt.cli.app import app
+from riskprompt.config.settings import SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_ones() -> None:

@@ -28,10 +28,10 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from models.clock import FixedClock
-from models.people import Channel
-from models.prompts import Delivery, DeliveryStatus, Prompt
-from notifications.dispatcher import Dispatcher, DispatchStats
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.people import Channel
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt
+from riskprompt.notifications.dispatcher import Dispatcher, DispatchStats
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 from tests.standins.telegram import TelegramFault, TelegramStandin
 

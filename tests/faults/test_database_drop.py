@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from config.settings import Settings
-from models.db import make_engine
-from models.prompts import DeliveryStatus
-from notifications.channels import build_adapters
-from notifications.dispatcher import LEASE, Dispatcher
+from riskprompt.config.settings import Settings
+from riskprompt.models.db import make_engine
+from riskprompt.models.prompts import DeliveryStatus
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import LEASE, Dispatcher
 from tests.conftest import BACKENDS
 from tests.faults.conftest import (
     Figures,
@@ -63,7 +63,7 @@ def terminate_connections(url: str) -> int:
 async def test_connections_dropped_mid_run_are_replaced_and_nothing_is_lost(
     database: str, engine, session, clock, tmp_path: Path, caplog, figures
 ) -> None:
-    caplog.set_level(logging.INFO, logger="notifications.dispatcher")
+    caplog.set_level(logging.INFO, logger="riskprompt.notifications.dispatcher")
     async with SlowTelegram(delay=0.1) as api:
         addresses = queue_prompts(session, clock, PEOPLE, "telegram")
         session.close()

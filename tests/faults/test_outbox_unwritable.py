@@ -13,11 +13,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from config.settings import Settings
-from models.people import Channel
-from models.prompts import DeliveryStatus
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher
+from riskprompt.config.settings import Settings
+from riskprompt.models.people import Channel
+from riskprompt.models.prompts import DeliveryStatus
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
 from tests.faults.conftest import Figures, NoJitter, backend_of, queue_prompts, settle, tally
 from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin

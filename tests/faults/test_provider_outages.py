@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings
-from models.people import Channel
-from models.prompts import DeliveryStatus
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher
+from riskprompt.config.settings import Settings
+from riskprompt.models.people import Channel
+from riskprompt.models.prompts import DeliveryStatus
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
 from tests.faults.conftest import (
     Figures,
     NoJitter,

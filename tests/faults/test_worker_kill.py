@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from config.settings import load_settings
-from models import Delivery, DeliveryStatus
-from models.clock import FixedClock
-from notifications.channels import build_adapters
-from notifications.dispatcher import LEASE, Dispatcher
+from riskprompt.config.settings import load_settings
+from riskprompt.models import Delivery, DeliveryStatus
+from riskprompt.models.clock import FixedClock
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import LEASE, Dispatcher
 from tests.faults.conftest import Figures, SlowTelegram, backend_of, queue_prompts, tally
 
 PEOPLE = 30

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from config.settings import Settings
-from models.assessment import DEFAULT_WEIGHTS, assess, parse_period, parse_weights
-from models.errors import InvalidInput, NotFound
-from models.people import Person, Role
-from models.prompts import DeliveryStatus, Prompt, PromptKind, PromptStatus
-from models.warnings import WarningColour, WarningStatus
+from riskprompt.config.settings import Settings
+from riskprompt.models.assessment import DEFAULT_WEIGHTS, assess, parse_period, parse_weights
+from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import DeliveryStatus, Prompt, PromptKind, PromptStatus
+from riskprompt.models.warnings import WarningColour, WarningStatus
 from tests.builders import make_person, make_prompt_with_delivery, make_unit, make_warning
 
 
@@ -125,7 +125,7 @@ def build(session: Session) -> dict[str, Any]:
 def _deliveries(session: Session, prompt: Prompt) -> list[Any]:
     from sqlmodel import select
 
-    from models.prompts import Delivery
+    from riskprompt.models.prompts import Delivery
 
     return list(session.exec(select(Delivery).where(Delivery.prompt_id == prompt.id)).all())
 

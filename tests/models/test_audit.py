@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, delete, select, text, update
 from sqlmodel import Session
 
-from models.audit import (
+from riskprompt.models.audit import (
     GENESIS_HASH,
     AuditChainHead,
     AuditEvent,
@@ -22,9 +22,9 @@ from models.audit import (
     record_guarded,
     verify_chain,
 )
-from models.clock import FixedClock
-from models.prompts import _ACKNOWLEDGE, PromptStatus
-from models.types import dump
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.prompts import _ACKNOWLEDGE, PromptStatus
+from riskprompt.models.types import dump
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from models import Role
-from models.clock import FixedClock
-from models.conversations import (
+from riskprompt.models import Role
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.conversations import (
     authenticate_token,
     bind_chat,
     create_api_token,
@@ -17,7 +17,7 @@ from models.conversations import (
     person_for_chat,
     unbind_chat,
 )
-from models.errors import InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
 from tests.builders import make_person, make_unit
 
 
@@ -74,7 +74,7 @@ def test_tokens_are_for_officers_and_stored_hashed(session: Session, clock: Fixe
         create_api_token(session, person=staff, clock=clock)
     from sqlmodel import select
 
-    from models.conversations import ApiToken
+    from riskprompt.models.conversations import ApiToken
 
     assert token not in {t.token_hash for t in session.exec(select(ApiToken)).all()}
     officer.role = Role.STAFF

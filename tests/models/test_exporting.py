@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from models.catalog import RiskLevel
-from models.exporting import catalog_rows, export_catalog, export_people, people_rows
-from models.importing import import_catalog, import_people
-from models.people import Role
-from models.tabular import TableError, open_table
+from riskprompt.models.catalog import RiskLevel
+from riskprompt.models.exporting import catalog_rows, export_catalog, export_people, people_rows
+from riskprompt.models.importing import import_catalog, import_people
+from riskprompt.models.people import Role
+from riskprompt.models.tabular import TableError, open_table
 from tests.builders import assign, make_person, make_post, make_power, make_risk_point, make_unit
 from tests.fixtures.files import (
     CATALOG_HEADER,

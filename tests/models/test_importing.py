@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.audit import AuditEvent
-from models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
-from models.importing import SAMPLE_CHANGES, import_catalog, import_people
-from models.people import Assignment, Person, Role
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
+from riskprompt.models.importing import SAMPLE_CHANGES, import_catalog, import_people
+from riskprompt.models.people import Assignment, Person, Role
 from tests.builders import assign, make_person, make_post, make_unit
 from tests.fixtures.files import (
     CATALOG_HEADER,

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from models.db import current_revision, head_revision, make_engine, metadata, upgrade
+from riskprompt.models.db import current_revision, head_revision, make_engine, metadata, upgrade
 from tests.conftest import BACKENDS, postgres_scratch_url
 
 
@@ -47,7 +47,7 @@ def test_upgrade_twice_is_a_no_op(tmp_path) -> None:
 def test_downgrade_to_base_and_back(tmp_path, revision: str) -> None:
     from alembic import command
 
-    from models.db import alembic_config
+    from riskprompt.models.db import alembic_config
 
     for url in _fresh_urls(tmp_path):
         upgrade(url)

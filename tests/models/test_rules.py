@@ -8,12 +8,18 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from models import AuditEvent, Prompt, PromptKind, PromptStatus, RiskLevel, Role
-from models.audit import GENESIS_HASH, event_hash
-from models.catalog import join_measures, split_measures
-from models.errors import IllegalTransition, InvalidInput, PermissionDenied
-from models.people import Channel, normalise_email, normalise_mobile, parse_locale, require_officer
-from models.prompts import acknowledge_prompt
+from riskprompt.models import AuditEvent, Prompt, PromptKind, PromptStatus, RiskLevel, Role
+from riskprompt.models.audit import GENESIS_HASH, event_hash
+from riskprompt.models.catalog import join_measures, split_measures
+from riskprompt.models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from riskprompt.models.people import (
+    Channel,
+    normalise_email,
+    normalise_mobile,
+    parse_locale,
+    require_officer,
+)
+from riskprompt.models.prompts import acknowledge_prompt
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 import openpyxl
 import pytest
 
-from models.importing import CATALOG_LAYOUT, PEOPLE_LAYOUT
-from models.tabular import (
+from riskprompt.models.importing import CATALOG_LAYOUT, PEOPLE_LAYOUT
+from riskprompt.models.tabular import (
     Problem,
     TableError,
     clean_cell,

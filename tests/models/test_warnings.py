@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from models import AuditEvent, Rectification, RectificationStatus, Role, WarningStatus
-from models.clock import FixedClock
-from models.errors import IllegalTransition, InvalidInput, PermissionDenied
-from models.warnings import (
+from riskprompt.models import AuditEvent, Rectification, RectificationStatus, Role, WarningStatus
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from riskprompt.models.warnings import (
     OPEN_STATES,
     WarningColour,
     WarningForm,

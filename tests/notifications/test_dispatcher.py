@@ -23,14 +23,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from config.settings import Settings, load_settings
-from models import AuditEvent, Delivery, DeliveryStatus, Prompt, PromptStatus
-from models.clock import FixedClock
-from models.people import Channel, Person
-from notifications import dispatcher as dispatcher_module
-from notifications.channels import TelegramChannel, build_adapters
-from notifications.channels.base import ChannelAdapter, Message, SendResult
-from notifications.dispatcher import (
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models import AuditEvent, Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.people import Channel, Person
+from riskprompt.notifications import dispatcher as dispatcher_module
+from riskprompt.notifications.channels import TelegramChannel, build_adapters
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
+from riskprompt.notifications.dispatcher import (
     LEASE,
     Dispatcher,
     DispatchStats,

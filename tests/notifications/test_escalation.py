@@ -15,24 +15,24 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from config.settings import Settings, load_settings
-from models.audit import AuditEvent
-from models.clock import FixedClock
-from models.people import Person, Role
-from models.prompts import Delivery, DeliveryStatus, Prompt, acknowledge_prompt
-from models.warnings import (
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, acknowledge_prompt
+from riskprompt.models.warnings import (
     Warning,
     WarningColour,
     WarningStatus,
     review_rectification,
     submit_rectification,
 )
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher
-from notifications.escalation import run_follow_ups, warning_steps
-from notifications.planning import issue_special_prompt, plan_monthly_cycle
-from notifications.quiet import held_until
-from notifications.warnings import issue_and_notify
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
+from riskprompt.notifications.escalation import run_follow_ups, warning_steps
+from riskprompt.notifications.planning import issue_special_prompt, plan_monthly_cycle
+from riskprompt.notifications.quiet import held_until
+from riskprompt.notifications.warnings import issue_and_notify
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -146,7 +146,7 @@ def test_an_acknowledged_prompt_is_not_followed_up(
 def test_a_monthly_prompt_is_listed_to_the_officers_of_the_unit_above(
     engine: Engine, session: Session, org: dict[str, Any], start: FixedClock, settings: Settings
 ) -> None:
-    from models.catalog import Unit
+    from riskprompt.models.catalog import Unit
 
     unit = session.get(Unit, org["clerk"].unit_id)
     assert unit is not None

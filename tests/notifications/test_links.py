@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifications.links import (
+from riskprompt.notifications.links import (
     AckTarget,
     LinkExpired,
     LinkInvalid,

@@ -12,17 +12,17 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from config.i18n import translator
-from config.settings import Settings, load_settings
-from models.audit import AuditEvent
-from models.catalog import RiskLevel, Unit
-from models.clock import FixedClock
-from models.db import make_engine
-from models.errors import InvalidInput, NotFound, PermissionDenied
-from models.people import Channel, Person, Role
-from models.prompts import Broadcast, CycleRun, Delivery, FocusWork, Prompt, PromptKind
-from notifications.outbox import ack_links, create_delivery
-from notifications.planning import (
+from riskprompt.config.i18n import translator
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.catalog import RiskLevel, Unit
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.db import make_engine
+from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.people import Channel, Person, Role
+from riskprompt.models.prompts import Broadcast, CycleRun, Delivery, FocusWork, Prompt, PromptKind
+from riskprompt.notifications.outbox import ack_links, create_delivery
+from riskprompt.notifications.planning import (
     Target,
     TargetKind,
     expand_due_broadcasts,
@@ -37,7 +37,7 @@ from notifications.planning import (
     resolve_target,
     set_focus,
 )
-from notifications.rendering import prompt_title, render_prompt
+from riskprompt.notifications.rendering import prompt_title, render_prompt
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 PERIOD = "2026-12"

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from config.i18n import translator
-from config.settings import Settings, load_settings
-from models.catalog import RiskLevel, split_measures
-from models.people import Channel, Person
-from models.prompts import Prompt, PromptKind
-from notifications.rendering import (
+from riskprompt.config.i18n import translator
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.catalog import RiskLevel, split_measures
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Prompt, PromptKind
+from riskprompt.notifications.rendering import (
     SMS_GSM_LIMIT,
     SMS_UCS2_LIMIT,
     TELEGRAM_MAX_CHARS,

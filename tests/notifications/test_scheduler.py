@@ -12,10 +12,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, col, select
 
-from config.settings import Settings, load_settings
-from models import Broadcast, CycleRun, Delivery, Prompt, PromptKind, Role
-from notifications.planning import issue_special_prompt
-from notifications.scheduler import (
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models import Broadcast, CycleRun, Delivery, Prompt, PromptKind, Role
+from riskprompt.notifications.planning import issue_special_prompt
+from riskprompt.notifications.scheduler import (
     BROADCAST_JOB,
     DISPATCH_JOB,
     FOLLOW_UP_JOB,
@@ -136,7 +136,7 @@ def test_the_dispatch_tick_fires_on_the_interval(engine, settings, clock):
 
 def test_catch_up_runs_each_missed_period_once_and_says_so(engine, settings, clock, staff, caplog):
     clock.current = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
-    with caplog.at_level(logging.INFO, logger="notifications.scheduler"):
+    with caplog.at_level(logging.INFO, logger="riskprompt.notifications.scheduler"):
         periods = catch_up(engine=engine, settings=settings, clock=clock)
 
     assert periods == ["2026-09", "2026-10", "2026-11"]

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from config.settings import load_settings
-from models import CycleRun
-from notifications.scheduler import MONTHLY_JOB, monthly_job
-from notifications.ticklock import TickLock, leading, lock_key
 from riskprompt.cli.app import app
+from riskprompt.config.settings import load_settings
+from riskprompt.models import CycleRun
+from riskprompt.notifications.scheduler import MONTHLY_JOB, monthly_job
+from riskprompt.notifications.ticklock import TickLock, leading, lock_key
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 from tests.conftest import BACKENDS
 

@@ -11,18 +11,24 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from config.settings import Settings, load_settings
-from models.clock import FixedClock
-from models.errors import NotFound, PermissionDenied
-from models.people import Channel, Person, Role
-from models.prompts import Delivery, DeliveryStatus
-from models.warnings import Warning, WarningColour, WarningForm, WarningStatus, withdraw_warning
-from notifications.channels import build_adapters
-from notifications.channels.base import ChannelAdapter, Message, SendResult
-from notifications.dispatcher import Dispatcher
-from notifications.links import read_ack_token
-from notifications.rendering import SMS_UCS2_LIMIT, render_warning, sms_fits, sms_length
-from notifications.warnings import (
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.errors import NotFound, PermissionDenied
+from riskprompt.models.people import Channel, Person, Role
+from riskprompt.models.prompts import Delivery, DeliveryStatus
+from riskprompt.models.warnings import (
+    Warning,
+    WarningColour,
+    WarningForm,
+    WarningStatus,
+    withdraw_warning,
+)
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
+from riskprompt.notifications.dispatcher import Dispatcher
+from riskprompt.notifications.links import read_ack_token
+from riskprompt.notifications.rendering import SMS_UCS2_LIMIT, render_warning, sms_fits, sms_length
+from riskprompt.notifications.warnings import (
     default_deadline,
     issue_and_notify,
     unit_head,

@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from models.audit import AuditEvent, event_hash, record
-from models.clock import FixedClock
 from riskprompt.cli.app import app
+from riskprompt.models.audit import AuditEvent, event_hash, record
+from riskprompt.models.clock import FixedClock
 
 DAY = timedelta(days=1)
 

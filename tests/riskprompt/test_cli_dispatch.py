@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from models import CycleRun, Delivery, DeliveryStatus
 from riskprompt.cli.app import app
+from riskprompt.models import CycleRun, Delivery, DeliveryStatus
 from tests.builders import (
     assign,
     make_person,

@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from models.db import make_engine
-from models.people import Role
-from models.prompts import Broadcast, FocusWork, Prompt
 from riskprompt.cli.app import app
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Broadcast, FocusWork, Prompt
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 

@@ -13,11 +13,11 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from config.i18n import set_locale
-from config.settings import Settings
-from models.assessment import assess
-from models.db import make_engine
 from riskprompt.cli.app import app
+from riskprompt.config.i18n import set_locale
+from riskprompt.config.settings import Settings
+from riskprompt.models.assessment import assess
+from riskprompt.models.db import make_engine
 from riskprompt.reporting import render_png
 from tests.models.test_assessment import build
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from models import CycleRun, Delivery, DeliveryStatus
+from riskprompt.models import CycleRun, Delivery, DeliveryStatus
 from tests.builders import (
     assign,
     make_person,

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
-from config.settings import load_settings
-from models import Delivery, DeliveryStatus, Prompt, Role
-from models.clock import FixedClock
-from notifications.warnings import issue_and_notify
 from riskprompt.cli.app import app
+from riskprompt.config.settings import load_settings
+from riskprompt.models import Delivery, DeliveryStatus, Prompt, Role
+from riskprompt.models.clock import FixedClock
+from riskprompt.notifications.warnings import issue_and_notify
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 

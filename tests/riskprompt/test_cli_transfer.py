@@ -9,12 +9,12 @@ from rich.console import Console
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models.catalog import RiskPoint
-from models.db import make_engine
-from models.people import Person
-from models.tabular import open_table
 from riskprompt.cli.app import app
 from riskprompt.cli.transfer import progress_bar
+from riskprompt.models.catalog import RiskPoint
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Person
+from riskprompt.models.tabular import open_table
 from tests.fixtures.files import (
     CATALOG_HEADER,
     CATALOG_ROWS,

@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models.db import make_engine
-from models.people import Role
-from models.prompts import Delivery, DeliveryStatus
-from models.warnings import Warning, WarningColour, WarningForm, WarningStatus
 from riskprompt.cli.app import app
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Delivery, DeliveryStatus
+from riskprompt.models.warnings import Warning, WarningColour, WarningForm, WarningStatus
 from tests.builders import make_person, make_post, make_risk_point, make_unit
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from config.settings import SettingsError, load_settings
+from riskprompt.config.settings import SettingsError, load_settings
 from riskprompt.logs import (
     JsonLineFormatter,
     Redactor,

@@ -22,11 +22,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-from bot.app import SECRET_HEADER, process_update_json, webhook_secret
-from models.audit import AuditEvent
-from models.db import metadata
-from models.people import Person
-from notifications.links import AckTarget, make_ack_token
+from riskprompt.bot.app import SECRET_HEADER, process_update_json, webhook_secret
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.db import metadata
+from riskprompt.models.people import Person
+from riskprompt.notifications.links import AckTarget, make_ack_token
 from riskprompt.web import create_app
 from tests.bot.conftest import CLERK_CHAT, COLLEAGUE_CHAT, OFFICER_CHAT, World, world
 from tests.builders import make_prompt_with_delivery, make_warning

@@ -22,13 +22,13 @@ import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from models.audit import AuditEvent
-from models.catalog import Post, Power, RiskPoint, Unit
-from models.conversations import create_api_token
-from models.people import Person
-from models.prompts import Broadcast, FocusWork
-from models.warnings import Rectification, Warning, submit_rectification
 from riskprompt.cli.app import app as cli_app
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.catalog import Post, Power, RiskPoint, Unit
+from riskprompt.models.conversations import create_api_token
+from riskprompt.models.people import Person
+from riskprompt.models.prompts import Broadcast, FocusWork
+from riskprompt.models.warnings import Rectification, Warning, submit_rectification
 from tests.bot.conftest import CLERK_CHAT, OFFICER_CHAT
 from tests.builders import make_warning
 from tests.security.conftest import Front, row_counts

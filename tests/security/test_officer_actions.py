@@ -18,17 +18,17 @@ from sqlalchemy import func
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from models.conversations import create_api_token
-from models.people import Person, Role
-from models.prompts import Broadcast
-from models.warnings import (
+from riskprompt.cli.app import app as cli_app
+from riskprompt.models.conversations import create_api_token
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Broadcast
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,
     WarningStatus,
     submit_rectification,
 )
-from riskprompt.cli.app import app as cli_app
 from tests.bot.conftest import CLERK_CHAT
 from tests.security.conftest import Front, audit_count
 

@@ -26,15 +26,15 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import SECRET_HEADER, webhook_secret
-from config.settings import Settings
-from models.audit import AuditEvent
-from models.conversations import create_api_token
-from models.people import Role
-from models.prompts import Delivery, DeliveryStatus
-from notifications.channels import build_adapters
-from notifications.dispatcher import Dispatcher
+from riskprompt.bot.app import SECRET_HEADER, webhook_secret
+from riskprompt.config.settings import Settings
 from riskprompt.logs import make_formatter
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.conversations import create_api_token
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Delivery, DeliveryStatus
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.web import create_app
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 from tests.faults.conftest import NoJitter, settle

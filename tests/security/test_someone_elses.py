@@ -16,18 +16,18 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from models.catalog import Unit
-from models.conversations import create_api_token
-from models.people import Person, Role
-from models.prompts import Prompt, PromptStatus
-from models.warnings import (
+from riskprompt.cli.app import app as cli_app
+from riskprompt.models.catalog import Unit
+from riskprompt.models.conversations import create_api_token
+from riskprompt.models.people import Person, Role
+from riskprompt.models.prompts import Prompt, PromptStatus
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,
     WarningStatus,
     submit_rectification,
 )
-from riskprompt.cli.app import app as cli_app
 from tests.bot.conftest import COLLEAGUE_CHAT, OFFICER_CHAT
 from tests.builders import make_person, make_warning
 from tests.security.conftest import Front, audit_count

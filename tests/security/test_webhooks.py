@@ -23,9 +23,9 @@ import pytest
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
-from models.people import Person
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from models.warnings import Warning, WarningStatus
+from riskprompt.models.people import Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.models.warnings import Warning, WarningStatus
 from tests.bot.conftest import CLERK_CHAT
 from tests.security.conftest import TWILIO_TOKEN, Front, audit_count, sign
 
@@ -57,7 +57,7 @@ def prompt_status(front: Front) -> tuple[PromptStatus, object, object]:
     ],
 )
 async def test_a_forged_telegram_update_changes_nothing(front: Front, secret: str | None) -> None:
-    from bot.app import webhook_secret
+    from riskprompt.bot.app import webhook_secret
 
     genuine = webhook_secret(front.world.settings)
     forged = {

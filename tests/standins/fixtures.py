@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from config.settings import Settings
+from riskprompt.config.settings import Settings
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramStandin
 from tests.standins.twilio import TwilioStandin

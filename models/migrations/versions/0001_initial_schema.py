@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import riskprompt.models.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("at", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("subject_type", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -43,8 +43,8 @@ def upgrade() -> None:
         "cycle_run",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("period", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
-        sa.Column("started_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("finished_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("started_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column("prompts_created", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cycle_run")),
         sa.UniqueConstraint("period", name=op.f("uq_cycle_run_period")),
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["parent_id"], ["unit.id"], name=op.f("fk_unit_parent_id_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unit")),
         sa.UniqueConstraint("name", name=op.f("uq_unit_name")),
@@ -116,9 +116,9 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", models.types.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", riskprompt.models.types.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_api_token_person_id_person")
         ),
@@ -135,7 +135,7 @@ def upgrade() -> None:
         sa.Column("post_id", sa.Integer(), nullable=False),
         sa.Column("start_on", sa.Date(), nullable=False),
         sa.Column("end_on", sa.Date(), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_assignment_person_id_person")
         ),
@@ -152,9 +152,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("used_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("used_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column("used_by_chat_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_binding_code_person_id_person")
@@ -173,9 +173,9 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("requires_ack", sa.Boolean(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("due_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("expanded_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("due_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("expanded_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column("prompt_count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["issued_by_id"], ["person.id"], name=op.f("fk_broadcast_issued_by_id_person")
@@ -192,7 +192,7 @@ def upgrade() -> None:
         sa.Column("flow", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("step", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_chat_state_person_id_person")
         ),
@@ -205,7 +205,7 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("set_by_id", sa.Integer(), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["set_by_id"], ["person.id"], name=op.f("fk_focus_work_set_by_id_person")
         ),
@@ -260,8 +260,8 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("acknowledged_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("acknowledged_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column("acknowledged_via", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.ForeignKeyConstraint(
             ["broadcast_id"], ["broadcast.id"], name=op.f("fk_prompt_broadcast_id_broadcast")
@@ -340,11 +340,11 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("deadline", models.types.UTCDateTime(), nullable=False),
+        sa.Column("deadline", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.Column("escalations", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("acknowledged_at", models.types.UTCDateTime(), nullable=True),
-        sa.Column("closed_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("acknowledged_at", riskprompt.models.types.UTCDateTime(), nullable=True),
+        sa.Column("closed_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["issued_by_id"], ["person.id"], name=op.f("fk_warning_issued_by_id_person")
         ),
@@ -387,17 +387,17 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("due_at", models.types.UTCDateTime(), nullable=False),
-        sa.Column("claimed_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("due_at", riskprompt.models.types.UTCDateTime(), nullable=False),
+        sa.Column("claimed_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("last_attempt_at", models.types.UTCDateTime(), nullable=True),
-        sa.Column("sent_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("last_attempt_at", riskprompt.models.types.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column(
             "provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True
         ),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_delivery_person_id_person")
         ),
@@ -441,9 +441,9 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("submitted_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("submitted_at", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
-        sa.Column("reviewed_at", models.types.UTCDateTime(), nullable=True),
+        sa.Column("reviewed_at", riskprompt.models.types.UTCDateTime(), nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_rectification_person_id_person")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import riskprompt.models.types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "inbound_message",
         sa.Column("message_sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
-        sa.Column("received_at", models.types.UTCDateTime(), nullable=False),
+        sa.Column("received_at", riskprompt.models.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_inbound_message_person_id_person")
         ),

@@ -20,9 +20,9 @@ import pytest
 import pytest_asyncio
 from rich.console import Console
 
-from config.settings import Settings
-from models.people import Channel
-from notifications.channels import (
+from riskprompt.config.settings import Settings
+from riskprompt.models.people import Channel
+from riskprompt.notifications.channels import (
     ConsoleChannel,
     EmailChannel,
     FileChannel,
@@ -31,8 +31,8 @@ from notifications.channels import (
     build_adapters,
     distinct_adapters,
 )
-from notifications.channels.base import Button, ChannelAdapter, Message, Outcome
-from notifications.channels.email import build_email, message_id_for
+from riskprompt.notifications.channels.base import Button, ChannelAdapter, Message, Outcome
+from riskprompt.notifications.channels.email import build_email, message_id_for
 from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramFault, TelegramStandin

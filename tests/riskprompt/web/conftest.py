@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from config.settings import Settings, load_settings
-from models.audit import AuditEvent
-from models.clock import FixedClock
+from riskprompt.config.settings import Settings, load_settings
+from riskprompt.models.audit import AuditEvent
+from riskprompt.models.clock import FixedClock
 from riskprompt.web import create_app
 
 PUBLIC_URL = "https://riskprompt.example.gov.cn"

@@ -7,10 +7,16 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from models.people import Role
-from models.prompts import Prompt, PromptStatus
-from models.warnings import Warning, WarningColour, WarningForm, WarningStatus, issue_warning
-from notifications.links import ACK_LINK_TTL, AckTarget, make_ack_token
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Prompt, PromptStatus
+from riskprompt.models.warnings import (
+    Warning,
+    WarningColour,
+    WarningForm,
+    WarningStatus,
+    issue_warning,
+)
+from riskprompt.notifications.links import ACK_LINK_TTL, AckTarget, make_ack_token
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 from tests.riskprompt.web.conftest import SECRET_KEY, audit_count
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from models.conversations import ApiToken, create_api_token
-from models.people import Role
-from models.prompts import Broadcast, Prompt, PromptStatus
-from models.warnings import (
+from riskprompt.models.conversations import ApiToken, create_api_token
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Broadcast, Prompt, PromptStatus
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,

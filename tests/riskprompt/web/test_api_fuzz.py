@@ -17,9 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from models.conversations import create_api_token
-from models.people import Role
-from models.warnings import WarningColour, WarningForm, issue_warning, submit_rectification
+from riskprompt.models.conversations import create_api_token
+from riskprompt.models.people import Role
+from riskprompt.models.warnings import (
+    WarningColour,
+    WarningForm,
+    issue_warning,
+    submit_rectification,
+)
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)

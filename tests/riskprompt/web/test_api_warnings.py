@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from models.conversations import create_api_token
-from models.people import Role
-from models.prompts import Delivery
-from models.warnings import Warning
+from riskprompt.models.conversations import create_api_token
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Delivery
+from riskprompt.models.warnings import Warning
 from tests.builders import make_person, make_unit
 
 

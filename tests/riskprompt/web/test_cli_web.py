@@ -16,13 +16,14 @@ import psutil
 import pytest
 from sqlmodel import Session, select
 
-from models.clock import FixedClock
-from models.conversations import ApiToken, authenticate_token
-from models.db import make_engine
-from models.errors import PermissionDenied
-from models.people import Role
-from models.prompts import Prompt, PromptStatus
-from models.warnings import (
+from riskprompt.cli.app import app
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.conversations import ApiToken, authenticate_token
+from riskprompt.models.db import make_engine
+from riskprompt.models.errors import PermissionDenied
+from riskprompt.models.people import Role
+from riskprompt.models.prompts import Prompt, PromptStatus
+from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
     Warning,
@@ -32,7 +33,6 @@ from models.warnings import (
     issue_warning,
     submit_rectification,
 )
-from riskprompt.cli.app import app
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import InvalidUpdate
-from models.db import make_engine
+from riskprompt.bot.app import InvalidUpdate
+from riskprompt.models.db import make_engine
 from riskprompt.web import create_app, webhook_secret
 
 SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)

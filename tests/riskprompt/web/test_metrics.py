@@ -8,10 +8,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
-from config.settings import load_settings
-from models import DeliveryStatus, PromptStatus, Role
-from models.clock import FixedClock
-from models.people import Channel
+from riskprompt.config.settings import load_settings
+from riskprompt.models import DeliveryStatus, PromptStatus, Role
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.people import Channel
 from riskprompt.web import create_app
 from riskprompt.web.metrics import ACK_BUCKETS, read_snapshot
 from tests.builders import make_person, make_prompt_with_delivery, make_unit, make_warning

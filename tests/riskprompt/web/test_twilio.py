@@ -12,12 +12,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-from config.i18n import translator
-from config.settings import Settings
-from models.clock import FixedClock
-from models.db import make_engine
-from models.people import Channel, Person
-from models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.config.i18n import translator
+from riskprompt.config.settings import Settings
+from riskprompt.models.clock import FixedClock
+from riskprompt.models.db import make_engine
+from riskprompt.models.people import Channel, Person
+from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
 from riskprompt.web import create_app
 from riskprompt.web.twilio import UNKNOWN_NUMBER
 from tests.builders import make_person, make_prompt_with_delivery, make_unit

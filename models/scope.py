@@ -1,0 +1,102 @@
+"""Supervision scope (监督范围): which people an officer may list, warn and review.
+
+An officer supervises the units named in their :class:`Supervision` rows, each
+with its subtree; an officer with no row supervises every unit (so people files
+without a 监督范围 column keep working).  A 派驻 discipline-inspection group's
+officers name the units they are stationed in, not their own.  Admins see every
+unit; staff only themselves.
+
+Every rule function that acts on a person for an officer calls
+:func:`require_in_scope`; every listing narrows by :func:`scope_unit_ids`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from riskprompt.config.i18n import N_
+from riskprompt.models.catalog import Unit
+from riskprompt.models.errors import PermissionDenied
+from riskprompt.models.people import Person, Role
+
+
+class Supervision(SQLModel, table=True):
+    """One unit (with its subtree) an officer supervises."""
+
+    __tablename__: ClassVar[str] = "supervision"  # type: ignore[misc]
+    __table_args__ = (UniqueConstraint("officer_id", "unit_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int = Field(foreign_key="person.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+
+
+def _subtree(session: Session, roots: set[int]) -> set[int]:
+    """``roots`` and every unit below them."""
+    children: dict[int | None, list[int]] = {}
+    for unit_id, parent_id in session.exec(select(Unit.id, Unit.parent_id)).all():
+        children.setdefault(parent_id, []).append(unit_id or 0)
+    found, stack = set(), list(roots)
+    while stack:
+        unit_id = stack.pop()
+        if unit_id in found:
+            continue
+        found.add(unit_id)
+        stack.extend(children.get(unit_id, ()))
+    return found
+
+
+def scope_unit_ids(session: Session, *, officer: Person) -> set[int] | None:
+    """The units an officer or admin supervises (subtrees included); None: every unit.
+
+    Staff supervise nobody: an empty set (their own rows are theirs by person, not unit).
+    """
+    if officer.role is Role.ADMIN:
+        return None
+    if officer.role is not Role.OFFICER:
+        return set()
+    roots = set(
+        session.exec(
+            select(Supervision.unit_id).where(col(Supervision.officer_id) == officer.id)
+        ).all()
+    )
+    if not roots:
+        return None
+    return _subtree(session, roots)
+
+
+def in_scope(session: Session, *, officer: Person, person: Person) -> bool:
+    """Whether ``officer`` supervises ``person`` (everyone is in their own scope)."""
+    if officer.id == person.id:
+        return True
+    units = scope_unit_ids(session, officer=officer)
+    return units is None or person.unit_id in units
+
+
+def require_in_scope(session: Session, *, officer: Person, person: Person) -> None:
+    """Refuse an officer's action on someone outside their supervision scope.
+
+    Raises:
+        PermissionDenied: names the person and says why, in the reader's words.
+    """
+    if not in_scope(session, officer=officer, person=person):
+        raise PermissionDenied(
+            N_("%(name)s (%(staff_id)s) is outside your supervision scope"),
+            name=person.name,
+            staff_id=person.staff_id,
+        )
+
+
+def supervising_officers(session: Session, *, person: Person) -> list[Person]:
+    """The active officers (not admins) whose scope holds ``person``, by id."""
+    officers = session.exec(
+        select(Person)
+        .where(col(Person.role) == Role.OFFICER, col(Person.active).is_(True))
+        .order_by(col(Person.id))
+    ).all()
+    return [
+        o for o in officers if o.id != person.id and in_scope(session, officer=o, person=person)
+    ]
