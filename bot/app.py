@@ -41,6 +41,7 @@ from riskprompt.bot import state as flows
 from riskprompt.bot.turn import DEPS_KEY, BotDeps, Turn, step
 from riskprompt.config.i18n import N_, SUPPORTED_LOCALES, translator
 from riskprompt.config.settings import Settings
+from riskprompt.models import codes
 from riskprompt.models.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -133,23 +134,25 @@ def add_handlers(application: BotApplication) -> None:
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
+    # The callback data and its patterns come from one place, where the buttons are built.
     buttons = [
-        (r"^ack:[pw]:\d+$", people.acknowledge),
-        (r"^pg:\d+$", people.turn_page),
-        (r"^lang:[A-Za-z_]+$", people.choose_language),
-        (r"^x$", people.cancel),
-        (r"^rc:\d+$", corrections.begin_correction),
-        (r"^rc:done$", corrections.finish_evidence),
-        (r"^rc:ok$", corrections.submit_correction),
-        (r"^rm:t:\w+$", officers.choose_target_button),
-        (r"^rm:ok$", officers.send_remind),
-        (r"^rv:a:\d+$", officers.accept_correction),
-        (r"^rv:r:\d+$", officers.ask_reason),
-        (r"^rv:n:\d+$", officers.skip_correction),
-        (r"^rv:s:\d+$", officers.show_correction),
-        (r"^wn:c:\w+$", warn.choose_colour),
-        (r"^wn:f:\w+$", warn.choose_form),
-        (r"^wn:ok$", warn.send_warn),
+        (codes.pattern(codes.ACK_PROMPT), people.acknowledge),
+        (codes.pattern(codes.ACK_WARNING), people.acknowledge),
+        (codes.pattern(codes.PAGE), people.turn_page),
+        (codes.pattern(codes.LANGUAGE, r"[A-Za-z_]{1,16}"), people.choose_language),
+        (codes.pattern(codes.CANCEL, ""), people.cancel),
+        (codes.pattern(codes.REPORT_CORRECTION), corrections.begin_correction),
+        (codes.pattern(codes.REPORT_DONE, ""), corrections.finish_evidence),
+        (codes.pattern(codes.REPORT_SUBMIT, ""), corrections.submit_correction),
+        (codes.pattern(codes.REMIND_TARGET, r"\w{1,32}"), officers.choose_target_button),
+        (codes.pattern(codes.REMIND_SEND, ""), officers.send_remind),
+        (codes.pattern(codes.REVIEW_ACCEPT), officers.accept_correction),
+        (codes.pattern(codes.REVIEW_REJECT), officers.ask_reason),
+        (codes.pattern(codes.REVIEW_NEXT), officers.skip_correction),
+        (codes.pattern(codes.REVIEW_ONE), officers.show_correction),
+        (codes.pattern(codes.WARN_COLOUR, r"\w{1,16}"), warn.choose_colour),
+        (codes.pattern(codes.WARN_FORM, r"\w{1,16}"), warn.choose_form),
+        (codes.pattern(codes.WARN_SEND, ""), warn.send_warn),
     ]
     for pattern, callback in buttons:
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +17,8 @@ from riskprompt.config.settings import Settings
 from riskprompt.models.clock import Clock
 from riskprompt.models.conversations import BINDING_TTL, bind_chat, create_binding_code, unbind_chat
 from riskprompt.models.people import Channel, Person
-from riskprompt.models.prompts import Delivery, DeliveryStatus
+from riskprompt.notifications.outbox import DeliveryKey, enqueue
+from riskprompt.notifications.rendering import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +92,13 @@ def invite(
     if channel is not None and link is not None:
         reader = Reader.of(person)
         body = reader._(INVITATION_TEXT, link=link, until=reader.when(expires_at))
-        session.add(
-            Delivery(
-                person_id=person.id or 0,
-                channel=channel.value,
-                subject=reader._(INVITATION_SUBJECT),
-                body=body,
-                extra={"parts": [body], "buttons": []},
-                status=DeliveryStatus.PENDING,
-                due_at=now,
-                idempotency_key=f"invite-{uuid.uuid4().hex}",
-                created_at=now,
-            )
+        enqueue(
+            session,
+            person=person,
+            channel=channel,
+            rendered=Rendered(subject=reader._(INVITATION_SUBJECT), text=body, parts=(body,)),
+            key=DeliveryKey.invite(),
+            due_at=now,
         )
     return Invitation(code=code, link=link, expires_at=expires_at, queued_on=channel)
 

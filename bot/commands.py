@@ -1,8 +1,9 @@
 """Text commands that SMS replies and chat messages share.
 
 ``1``/``Y``/``OK``/``收到``/``已阅`` acknowledge the latest open prompt, ``P123``
-a given one; ``STOP``/``退订`` opt out of SMS, ``START`` opts back in; anything
-else gets a short help.  Parsing is pure; :func:`handle_reply` calls the one
+a given one and ``W7`` a warning (codes: :mod:`riskprompt.models.codes`);
+``STOP``/``退订`` opt out of SMS, ``START`` opts back in; anything else gets a
+short help.  Parsing is pure; :func:`handle_reply` calls the one
 domain function for the intent and answers in the person's language.
 """
 
@@ -15,16 +16,13 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from riskprompt.config.i18n import N_, translator
+from riskprompt.models.acknowledging import acknowledge
 from riskprompt.models.clock import Clock
+from riskprompt.models.codes import Code, CodeKind, parse_code
 from riskprompt.models.conversations import first_time_seen
 from riskprompt.models.errors import DomainError
 from riskprompt.models.people import Person, set_sms_opt_out
-from riskprompt.models.prompts import (
-    Prompt,
-    acknowledge_prompt,
-    latest_open_prompt,
-    parse_prompt_code,
-)
+from riskprompt.models.prompts import Prompt, latest_open_prompt
 
 
 class Intent(enum.StrEnum):
@@ -41,18 +39,29 @@ _ACK_WORDS = {"1", "Y", "YES", "OK", "OKAY", "收到", "已阅", "已读", "确�
 _STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "退订", "TD"}
 _START_WORDS = {"START", "UNSTOP", "订阅", "恢复"}
 MAX_REPLY_LENGTH = 1600  # Twilio's longest message; longer input is not a command
+#: The codes a reply may acknowledge.
+ACK_KINDS = frozenset({CodeKind.PROMPT, CodeKind.WARNING})
 
 
 @dataclass(frozen=True, slots=True)
 class TextCommand:
-    """A parsed reply: the intent, and the prompt id for ``ACK_CODE``."""
+    """A parsed reply: the intent, and the code (``P12``, ``W7``) for ``ACK_CODE``."""
 
     intent: Intent
-    prompt_id: int | None = None
+    code: Code | None = None
+
+    @property
+    def prompt_id(self) -> int | None:
+        """The prompt id of a ``P`` code."""
+        return self.code.id if self.code and self.code.kind is CodeKind.PROMPT else None
 
 
 def parse_reply(text: str) -> TextCommand:
-    """Read a short reply; full-width characters and case do not matter."""
+    """Read a short reply; full-width characters and case do not matter.
+
+    Raises:
+        InvalidInput: a code whose number is not one (other digits, too large).
+    """
     if len(text) > MAX_REPLY_LENGTH:
         return TextCommand(Intent.HELP)
     word = unicodedata.normalize("NFKC", text).strip().strip("。.!！").upper()
@@ -62,15 +71,18 @@ def parse_reply(text: str) -> TextCommand:
         return TextCommand(Intent.STOP)
     if word in _START_WORDS:
         return TextCommand(Intent.START)
-    prompt_id = parse_prompt_code(word)
-    if prompt_id is not None:
-        return TextCommand(Intent.ACK_CODE, prompt_id)
+    code = parse_code(word, kinds=ACK_KINDS)
+    if code is not None:
+        return TextCommand(Intent.ACK_CODE, code)
     return TextCommand(Intent.HELP)
 
 
 HELP_TEXT = N_(
     "Reply 1 to acknowledge your latest prompt, or its code (e.g. P12); STOP to stop SMS."
 )
+#: Answers to an acknowledgement, by whether it was new and what it named.
+_ACKNOWLEDGED = N_("Acknowledged: %(title)s. Thank you.")
+_ALREADY = N_("Already acknowledged: %(title)s")
 
 
 class _NotLoaded(enum.Enum):
@@ -101,8 +113,8 @@ def handle_reply(
     before (a replayed request) is answered and changes nothing.
     """
     t = translator(person.locale)
-    command = parse_reply(text)
     try:
+        command = parse_reply(text)
         if command.intent in (Intent.STOP, Intent.START):
             opted_out = command.intent is Intent.STOP
             if message_sid is None or first_time_seen(
@@ -122,13 +134,12 @@ def handle_reply(
             )
             if prompt is None:
                 return t.gettext(N_("You have no prompt waiting for an acknowledgement."))
+            target: Code = Code(CodeKind.PROMPT, prompt.id or 0)
         else:
-            prompt = session.get(Prompt, command.prompt_id)
-            if prompt is None or prompt.person_id != person.id:
-                return t.gettext(N_("No prompt of yours has that code."))
-        done = acknowledge_prompt(session, prompt=prompt, actor=person, clock=clock, via=via)
-        if not done:
-            return t.gettext(N_("Already acknowledged: %(title)s")) % {"title": prompt.title}
-        return t.gettext(N_("Acknowledged: %(title)s. Thank you.")) % {"title": prompt.title}
+            assert command.code is not None
+            target = command.code
+        done = acknowledge(session, actor=person, target=target, via=via, clock=clock)
+        title = done.prompt.title if done.prompt is not None else str(done.code)
+        return t.gettext(_ACKNOWLEDGED if done.newly else _ALREADY) % {"title": title}
     except DomainError as exc:
         return exc.translate(t.gettext)

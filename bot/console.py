@@ -31,25 +31,25 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from telegram import Bot
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
 from riskprompt.bot.app import BotApplication, build_application, process_update_json
 from riskprompt.config.i18n import N_
 from riskprompt.config.settings import Settings
+from riskprompt.models import codes
 from riskprompt.models.clock import Clock
 from riskprompt.models.conversations import create_binding_code, person_for_chat, unbind_chat
 from riskprompt.models.db import session_scope
 from riskprompt.models.errors import NotFound
+from riskprompt.models.listings import correctable_warning
+from riskprompt.models.people import Channel
 from riskprompt.models.queries import get_person
-from riskprompt.models.warnings import (
-    Warning,
-    WarningColour,
-    WarningForm,
-    WarningStatus,
-    issue_warning,
-)
+from riskprompt.models.warnings import WarningColour, WarningForm, issue_warning
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.channels.telegram import TelegramChannel
+from riskprompt.notifications.dispatcher import Dispatcher
 
 CONSOLE_TOKEN = "1000:CONSOLE-emulated-bot"
 CONSOLE_API = "http://console.invalid"
@@ -371,6 +371,22 @@ class BotApiEmulator(BaseRequest):
         }
 
 
+class _EmulatedTelegram(TelegramChannel):
+    """The Telegram adapter on the console's own bot (the emulator), which it never closes."""
+
+    def __init__(self, bot: Bot) -> None:
+        super().__init__(token=bot.token)
+        self._console_bot = bot
+
+    def _make_bot(self) -> Bot:
+        return self._console_bot
+
+    async def close(self) -> None:
+        """Leave the console's bot open: the console shuts it down."""
+        self._bot = None
+        self._ready = False
+
+
 class ConsoleBot:
     """The bot's application running on a :class:`BotApiEmulator`."""
 
@@ -404,6 +420,22 @@ class ConsoleBot:
         for chat in self.chats:
             chat.release()
         await self.application.shutdown()
+
+    async def dispatch(self) -> int:
+        """Send what is due in the outbox: chat messages reach the console chats.
+
+        The same dispatcher as ``riskprompt dispatch`` (notices expanded, sends
+        recorded, the audit written); only its Telegram adapter talks to the
+        emulator.  SMS and email go where the settings send them.
+
+        Returns:
+            How many messages were sent.
+        """
+        adapters = build_adapters(self.settings)
+        adapters[Channel.TELEGRAM] = _EmulatedTelegram(self.application.bot)
+        dispatcher = Dispatcher(self.engine, self.settings, self.clock, adapters, "console")
+        async with dispatcher as worker:
+            return (await worker.drain()).sent
 
     async def deliver(self, update: dict[str, Any]) -> None:
         """Hand an update to the application, as the webhook does."""
@@ -577,15 +609,7 @@ def _ensure_open_warning(
     with session_scope(engine) as session:
         person = get_person(session, staff_id=staff_id)
         officer = get_person(session, staff_id=officer_id)
-        found = session.exec(
-            select(Warning.id)
-            .where(
-                Warning.person_id == person.id,
-                Warning.issued_by_id == officer.id,
-                col(Warning.status).in_([WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED]),
-            )
-            .order_by(col(Warning.id))
-        ).first()
+        found = correctable_warning(session, person_id=person.id or 0, issuer_id=officer.id or 0)
         if found is not None:
             return found
         warning = issue_warning(
@@ -647,19 +671,22 @@ async def scripted_conversation(
         officer = await console.chat_as(officer_id)
         note(staff, "/start", staff.greeting)
         note(staff, "/prompts", await staff.send("/prompts"))
-        if any(data.startswith("ack:p:") for _m, _l, data in staff.buttons()):
-            note(staff, "[已阅 / Acknowledge]", await staff.tap("ack:p:"))
+        if any(data.startswith(codes.ACK_PROMPT) for _m, _l, data in staff.buttons()):
+            note(staff, "[已阅 / Acknowledge]", await staff.tap(codes.ACK_PROMPT))
         warning_id = _ensure_open_warning(
             engine, clock, staff_id=staff_id, officer_id=officer_id, reason=warning_reason
         )
         note(staff, "/warnings", await staff.send("/warnings"))
-        note(staff, "[整改反馈 / Report a correction]", await staff.tap(f"rc:{warning_id}"))
+        report = codes.callback(codes.REPORT_CORRECTION, warning_id)
+        note(staff, "[整改反馈 / Report a correction]", await staff.tap(report))
         note(staff, description, await staff.send(description))
         note(staff, f"📎 {evidence.name}", await staff.upload(evidence))
-        note(staff, "[Done]", await staff.tap("rc:done"))
-        note(staff, "[Submit]", await staff.tap("rc:ok"))
+        note(staff, "[Done]", await staff.tap(codes.REPORT_DONE))
+        note(staff, "[Submit]", await staff.tap(codes.REPORT_SUBMIT))
+        await console.dispatch()  # the outbox tells the reviewing officer
         note(officer, "(opens the chat)", officer.read())
         note(officer, "/review", await officer.send("/review"))
-        note(officer, "[Accept]", await officer.tap("rv:a:"))
+        note(officer, "[Accept]", await officer.tap(codes.REVIEW_ACCEPT))
+        await console.dispatch()  # and the person, that it was accepted
         note(staff, "(opens the chat)", staff.read())
     return transcript

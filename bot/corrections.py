@@ -14,7 +14,17 @@ from telegram import Message
 from telegram.error import TelegramError
 
 from riskprompt.bot import state as flows
-from riskprompt.bot.evidence import (
+from riskprompt.bot.people import (
+    COLOUR_MARKS,
+    drop_flow,
+    refuse_stale,
+    warning_code,
+)
+from riskprompt.bot.turn import Buttons, Reader, Turn, clip, step
+from riskprompt.config.i18n import N_
+from riskprompt.models.codes import CANCEL, REPORT_CORRECTION, REPORT_DONE, REPORT_SUBMIT
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.evidence import (
     ALLOWED_LABEL,
     MAX_EVIDENCE_BYTES,
     MAX_EVIDENCE_FILES,
@@ -26,31 +36,15 @@ from riskprompt.bot.evidence import (
     human_size,
     store,
 )
-from riskprompt.bot.people import (
-    CANCEL,
-    COLOUR_MARKS,
-    REPORT_CORRECTION,
-    drop_flow,
-    refuse_stale,
-    warning_code,
-)
-from riskprompt.bot.reads import get_person_by_id, own_warning
-from riskprompt.bot.turn import Buttons, Reader, Turn, clip, step
-from riskprompt.config.i18n import N_
-from riskprompt.models.errors import InvalidInput
+from riskprompt.models.listings import own_warning
 from riskprompt.models.text import check_storable
 from riskprompt.models.warnings import MAX_TEXT, Warning, next_status, submit_rectification
 
 log = logging.getLogger(__name__)
 
-DONE = f"{REPORT_CORRECTION}done"
-SUBMIT = f"{REPORT_CORRECTION}ok"
-#: Callback data of the officer's "review it" button in the notice: ``rv:s:<rectification id>``.
-REVIEW_ONE = "rv:s:"
-
 
 def _done_button(turn: Turn) -> Buttons:
-    return [[(turn._("Done: preview the report"), DONE)]]
+    return [[(turn._("Done: preview the report"), REPORT_DONE)]]
 
 
 def _ask_description(turn: Turn, warning: Warning) -> str:
@@ -236,13 +230,13 @@ async def finish_evidence(turn: Turn) -> None:
     )
     turn.say(
         text + "\n\n" + turn._("Submit this report?"),
-        [[(turn._("Submit"), SUBMIT)], [(turn._("Cancel"), CANCEL)]],
+        [[(turn._("Submit"), REPORT_SUBMIT)], [(turn._("Cancel"), CANCEL)]],
     )
 
 
 @step
 async def submit_correction(turn: Turn) -> None:
-    """Submit the report; the issuing officer is told."""
+    """Submit the report; the domain tells the reviewing officers."""
     if not flows.at(turn.state, flows.CORRECTION, flows.PREVIEW):
         refuse_stale(turn)
         return
@@ -262,18 +256,3 @@ async def submit_correction(turn: Turn) -> None:
     preview = preview_text(turn.reader, warning, rectification.description, rectification.evidence)
     turn.edit(f"{preview}\n\n{line}")
     turn.answer(turn._("Submitted."))
-    officer = get_person_by_id(turn.session, person_id=warning.issued_by_id)
-    reader = Reader.of(officer)
-    turn.notify(
-        officer,
-        reader._(
-            "%(name)s (%(staff_id)s) reported a correction on %(code)s "
-            "with %(files)s file(s):\n%(description)s",
-            name=person.name,
-            staff_id=person.staff_id,
-            code=warning_code(warning),
-            files=len(rectification.evidence),
-            description=clip(rectification.description, 500),
-        ),
-        [[(reader._("Review it"), f"{REVIEW_ONE}{rectification.id}")]],
-    )

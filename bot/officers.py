@@ -11,43 +11,33 @@ from datetime import date
 from sqlmodel import Session
 
 from riskprompt.bot import state as flows
-from riskprompt.bot.corrections import REVIEW_ONE
-from riskprompt.bot.evidence import human_size
 from riskprompt.bot.people import (
     CANCEL,
     COLOUR_MARKS,
-    REPORT_CORRECTION,
     drop_flow,
     refuse_stale,
     warning_code,
 )
-from riskprompt.bot.reads import (
+from riskprompt.bot.turn import Reader, Turn, clip, step, with_line_html
+from riskprompt.config.i18n import N_, format_day, format_ratio
+from riskprompt.models import codes
+from riskprompt.models.catalog import RiskLevel
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.evidence import human_size
+from riskprompt.models.listings import (
+    correction_for_review,
     get_person_by_id,
     get_rectification,
     get_warning,
     next_correction,
-    unit_status,
+    scope_status,
 )
-from riskprompt.bot.turn import Reader, Turn, clip, step, with_line_html
-from riskprompt.config.i18n import N_, format_day, format_ratio
-from riskprompt.models.catalog import RiskLevel
-from riskprompt.models.errors import InvalidInput
 from riskprompt.models.people import Person, require_officer
 from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.models.targets import Target, TargetKind, parse_target, reach_of
 from riskprompt.models.warnings import Rectification, RectificationStatus, review_rectification
-from riskprompt.notifications.planning import (
-    Target,
-    TargetKind,
-    issue_special_prompt,
-    parse_target,
-    resolve_target,
-)
+from riskprompt.notifications.planning import issue_and_expand
 
-REMIND_TARGET = "rm:t:"
-REMIND_SEND = "rm:ok"
-REVIEW_ACCEPT = "rv:a:"
-REVIEW_REJECT = "rv:r:"
-REVIEW_NEXT = "rv:n:"
 #: Longest text of a special prompt typed in chat.
 MAX_SPECIAL_TEXT = 2000
 
@@ -106,16 +96,17 @@ async def begin_remind(turn: Turn) -> None:
             "level:high|medium|low or all. Send /cancel to stop."
         ),
         [
-            [(turn._("My unit and its sub-units"), f"{REMIND_TARGET}unit")],
-            [(turn._("Holders of high-risk posts"), f"{REMIND_TARGET}high")],
-            [(turn._("Everyone"), f"{REMIND_TARGET}all")],
+            [(turn._("My unit and its sub-units"), f"{codes.REMIND_TARGET}unit")],
+            [(turn._("Holders of high-risk posts"), f"{codes.REMIND_TARGET}high")],
+            [(turn._("Everyone"), f"{codes.REMIND_TARGET}all")],
         ],
     )
 
 
 def _set_target(turn: Turn, officer: Person, text: str) -> None:
     target = parse_target(text)
-    reach = len(resolve_target(turn.session, target, _today(turn)))
+    # checked as the rule will check it: a target outside the officer's scope is refused
+    reach = len(reach_of(turn.session, officer=officer, target=target, on=_today(turn)))
     if not reach:
         raise InvalidInput(N_("This target reaches nobody today; choose another one."))
     flows.advance(turn.session, turn.state, step=flows.TEXT, now=turn.now, target=str(target))
@@ -137,7 +128,7 @@ async def choose_target_button(turn: Turn) -> None:
         return
     turn.answer()
     officer = acting_officer(turn)
-    choice = turn.data.removeprefix(REMIND_TARGET)
+    choice = turn.data.removeprefix(codes.REMIND_TARGET)
     targets = {
         "unit": Target(TargetKind.UNIT, str(officer.unit_id), sub_units=True),
         "high": Target(TargetKind.LEVEL, RiskLevel.HIGH.value),
@@ -156,16 +147,16 @@ async def choose_target(turn: Turn) -> None:
 
 async def write_text(turn: Turn) -> None:
     """Take the text of the special prompt and show the preview."""
-    acting_officer(turn)
+    officer = acting_officer(turn)
     body = turn.text.strip()
     if len(body) > MAX_SPECIAL_TEXT:
         raise InvalidInput(N_("The text is longer than %(max)s characters."), max=MAX_SPECIAL_TEXT)
     target = str(turn.state.data["target"])
-    reach = len(resolve_target(turn.session, parse_target(target), _today(turn)))
+    reach = len(reach_of(turn.session, officer=officer, target=target, on=_today(turn)))
     flows.advance(turn.session, turn.state, step=flows.PREVIEW, now=turn.now, text=body)
     turn.say(
         _remind_preview(turn, target, body, reach) + "\n\n" + turn._("Send it?"),
-        [[(turn._("Send"), REMIND_SEND)], [(turn._("Cancel"), CANCEL)]],
+        [[(turn._("Send"), codes.REMIND_SEND)], [(turn._("Cancel"), CANCEL)]],
     )
 
 
@@ -185,7 +176,7 @@ async def send_remind(turn: Turn) -> None:
         refuse_stale(turn)
         return
     officer = acting_officer(turn)
-    broadcast = issue_special_prompt(
+    broadcast = issue_and_expand(
         turn.session,
         actor=officer,
         target=str(turn.state.data["target"]),
@@ -246,17 +237,15 @@ def review_text(
         for item in rectification.evidence
     )
     buttons = [
-        [(turn._("Accept"), f"{REVIEW_ACCEPT}{rectification.id}")],
-        [(turn._("Reject with a reason"), f"{REVIEW_REJECT}{rectification.id}")],
-        [(turn._("Next"), f"{REVIEW_NEXT}{rectification.id}")],
+        [(turn._("Accept"), f"{codes.REVIEW_ACCEPT}{rectification.id}")],
+        [(turn._("Reject with a reason"), f"{codes.REVIEW_REJECT}{rectification.id}")],
+        [(turn._("Next"), f"{codes.REVIEW_NEXT}{rectification.id}")],
     ]
     return "\n".join(lines), buttons
 
 
 def _show_next(turn: Turn, officer: Person, after_id: int = 0) -> None:
-    rectification, waiting = next_correction(
-        turn.session, officer=officer, today=_today(turn), after_id=after_id
-    )
+    rectification, waiting = next_correction(turn.session, officer=officer, after_id=after_id)
     if rectification is None:
         turn.say(turn._("No correction is waiting for your review."))
         return
@@ -274,14 +263,14 @@ async def show_correction(turn: Turn) -> None:
     """Show the correction named by the button of a notice."""
     turn.answer()
     officer = acting_officer(turn)
-    rectification = get_rectification(
-        turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_ONE))
+    rectification = correction_for_review(
+        turn.session, officer=officer, correction_id=int(turn.data.removeprefix(codes.REVIEW_ONE))
     )
     if rectification.status is not RectificationStatus.SUBMITTED:
         turn.say(turn._("R%(id)s has already been reviewed.", id=rectification.id))
         _show_next(turn, officer)
         return
-    _, waiting = next_correction(turn.session, officer=officer, today=_today(turn))
+    _, waiting = next_correction(turn.session, officer=officer)
     turn.say(*review_text(turn, rectification, waiting))
 
 
@@ -289,17 +278,17 @@ async def show_correction(turn: Turn) -> None:
 async def skip_correction(turn: Turn) -> None:
     """Leave this correction for later and show the next one."""
     turn.answer()
-    _show_next(turn, acting_officer(turn), after_id=int(turn.data.removeprefix(REVIEW_NEXT)))
+    _show_next(turn, acting_officer(turn), after_id=int(turn.data.removeprefix(codes.REVIEW_NEXT)))
 
 
 @step
 async def accept_correction(turn: Turn) -> None:
-    """Accept the correction: the warning closes and the person is told."""
+    """Accept the correction: the warning closes; the domain tells the person."""
     officer = acting_officer(turn)
     rectification = get_rectification(
-        turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_ACCEPT))
+        turn.session, rectification_id=int(turn.data.removeprefix(codes.REVIEW_ACCEPT))
     )
-    warning = review_rectification(
+    review_rectification(
         turn.session, rectification=rectification, actor=officer, accept=True, clock=turn.deps.clock
     )
     if flows.at(turn.state, flows.REVIEW) and turn.state.data.get("rectification_id") == (
@@ -310,16 +299,6 @@ async def accept_correction(turn: Turn) -> None:
     line = turn._("✓ Accepted by %(name)s at %(when)s", name=officer.name, when=turn.when(turn.now))
     turn.edit(with_line_html(message, line), [], as_html=True)
     turn.answer(turn._("Accepted."))
-    person = get_person_by_id(turn.session, person_id=rectification.person_id)
-    reader = Reader.of(person)
-    turn.notify(
-        person,
-        reader._(
-            "Your correction on %(code)s was accepted by %(name)s. The warning is closed.",
-            code=warning_code(warning),
-            name=officer.name,
-        ),
-    )
     _show_next(turn, officer, after_id=rectification.id or 0)
 
 
@@ -328,8 +307,10 @@ async def ask_reason(turn: Turn) -> None:
     """Ask why the correction is rejected."""
     turn.answer()
     officer = acting_officer(turn)
-    rectification = get_rectification(
-        turn.session, rectification_id=int(turn.data.removeprefix(REVIEW_REJECT))
+    rectification = correction_for_review(
+        turn.session,
+        officer=officer,
+        correction_id=int(turn.data.removeprefix(codes.REVIEW_REJECT)),
     )
     if rectification.status is not RectificationStatus.SUBMITTED:
         turn.say(turn._("R%(id)s has already been reviewed.", id=rectification.id))
@@ -356,7 +337,7 @@ async def ask_reason(turn: Turn) -> None:
 
 
 async def reject_with_reason(turn: Turn) -> None:
-    """Reject the correction with the reason typed: the warning reopens, the person is told."""
+    """Reject the correction with the reason typed: the warning reopens; the domain tells."""
     officer = acting_officer(turn)
     rectification = get_rectification(
         turn.session, rectification_id=int(turn.state.data["rectification_id"])
@@ -380,26 +361,6 @@ async def reject_with_reason(turn: Turn) -> None:
             name=person.name,
         )
     )
-    reader = Reader.of(person)
-    turn.notify(
-        person,
-        reader._(
-            "Your correction on %(code)s was rejected by %(name)s: %(reason)s\n"
-            "Please correct it and report again by %(deadline)s.",
-            code=warning_code(warning),
-            name=officer.name,
-            reason=clip(reason, 1000),
-            deadline=reader.when(warning.deadline),
-        ),
-        [
-            [
-                (
-                    reader._("Report a correction on %(code)s", code=warning_code(warning)),
-                    f"{REPORT_CORRECTION}{warning.id}",
-                )
-            ]
-        ],
-    )
     _show_next(turn, officer, after_id=rectification.id or 0)
 
 
@@ -408,24 +369,29 @@ async def reject_with_reason(turn: Turn) -> None:
 
 @step
 async def show_status(turn: Turn) -> None:
-    """Acknowledgements and overdue warnings in the officer's units."""
+    """Acknowledgements (in people) and overdue warnings in the officer's supervision scope."""
     officer = acting_officer(turn)
-    status = unit_status(turn.session, officer=officer, now=turn.now, settings=turn.deps.settings)
-    unit = resolve_unit(turn.session, ref=str(officer.unit_id))
+    status = scope_status(turn.session, officer=officer, now=turn.now, zone=turn.deps.settings.zone)
     reader = turn.reader
+    if status.units is None:
+        scope = turn._(
+            "Supervision scope: every unit, %(people)s people", people=reader.number(status.people)
+        )
+    else:
+        scope = turn._(
+            "Supervision scope: %(units)s (with their sub-units), %(people)s people",
+            units="、".join(status.units),
+            people=reader.number(status.people),
+        )
     turn.say(
         "\n".join(
             [
+                scope,
                 turn._(
-                    "%(unit)s and its sub-units: %(people)s people",
-                    unit=unit.name,
-                    people=reader.number(status.people),
-                ),
-                turn._(
-                    "Prompts since %(since)s: %(prompts)s, acknowledged %(ack)s (%(rate)s), "
-                    "waiting %(waiting)s",
+                    "People prompted since %(since)s: %(prompted)s, acknowledged %(ack)s "
+                    "(%(rate)s), waiting %(waiting)s",
                     since=format_day(status.since.date(), reader.locale),
-                    prompts=reader.number(status.prompts),
+                    prompted=reader.number(status.prompted),
                     ack=reader.number(status.acknowledged),
                     rate=format_ratio(status.rate, reader.locale),
                     waiting=reader.number(status.waiting),

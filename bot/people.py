@@ -4,32 +4,28 @@ from __future__ import annotations
 
 from riskprompt.bot import state as flows
 from riskprompt.bot.commands import Intent, handle_reply, parse_reply
-from riskprompt.bot.evidence import discard
-from riskprompt.bot.reads import Page, get_warning, open_prompts, open_warnings
 from riskprompt.bot.turn import Buttons, Reader, Turn, buttons_without, clip, step, with_line_html
 from riskprompt.config.i18n import N_, SUPPORTED_LOCALES
-from riskprompt.models.errors import NotFound
+from riskprompt.models import codes
+from riskprompt.models.acknowledging import acknowledge as acknowledge_target
+from riskprompt.models.codes import ACK_PROMPT, LANGUAGE, PAGE, warning_actions
+from riskprompt.models.codes import ACK_WARNING as ACK_WARNING  # re-exported for the flows
+from riskprompt.models.codes import CANCEL as CANCEL
+from riskprompt.models.codes import REPORT_CORRECTION as REPORT_CORRECTION
+from riskprompt.models.evidence import discard
+from riskprompt.models.listings import Page, PromptRow, open_prompts, open_warnings
 from riskprompt.models.people import set_chat_paused, set_language
-from riskprompt.models.prompts import Prompt, acknowledge_prompt, prompt_code
+from riskprompt.models.prompts import prompt_code
 from riskprompt.models.warnings import (
     STATUS_LABELS,
     Warning,
     WarningColour,
-    WarningStatus,
-    acknowledge_warning,
 )
 
 VIA = "telegram"
 PROMPTS_PER_PAGE = 5
 #: Open warnings listed by /warnings (the nearest deadlines).
 WARNINGS_SHOWN = 8
-#: Callback data prefixes (ids only: Telegram allows 64 bytes).
-ACK_PROMPT = "ack:p:"
-ACK_WARNING = "ack:w:"
-REPORT_CORRECTION = "rc:"
-PAGE = "pg:"
-LANGUAGE = "lang:"
-CANCEL = "x"
 
 COLOUR_MARKS = {WarningColour.YELLOW: "🟡", WarningColour.ORANGE: "🟠", WarningColour.RED: "🔴"}
 LANGUAGE_NAMES = {"zh_CN": "简体中文", "en": "English"}
@@ -59,8 +55,8 @@ NOT_BOUND = N_(
 
 
 def warning_code(warning: Warning) -> str:
-    """How a warning is named in chat (``W7``)."""
-    return f"W{warning.id}"
+    """How a warning is named in chat (``W7``; see :mod:`riskprompt.models.codes`)."""
+    return codes.warning_code(warning.id)
 
 
 def warning_text(reader: Reader, warning: Warning, *, now_overdue: bool) -> str:
@@ -82,21 +78,17 @@ def warning_text(reader: Reader, warning: Warning, *, now_overdue: bool) -> str:
 
 
 def warning_buttons(reader: Reader, warning: Warning) -> Buttons:
-    """Acknowledge (if not yet) and report a correction (while one may be reported)."""
-    rows: Buttons = []
+    """A button for each thing the warning allows now (see ``codes.warning_actions``)."""
     code = warning_code(warning)
-    if warning.acknowledged_at is None and warning.status is WarningStatus.ISSUED:
-        rows.append([(reader._("Acknowledge %(code)s", code=code), f"{ACK_WARNING}{warning.id}")])
-    if warning.status in (WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED):
-        rows.append(
-            [
-                (
-                    reader._("Report a correction on %(code)s", code=code),
-                    f"{REPORT_CORRECTION}{warning.id}",
-                )
-            ]
-        )
-    return rows
+    return [
+        [
+            (
+                reader._(codes.ACTION_BUTTON_LABELS[action], code=code),
+                codes.action_data(action, warning.id or 0),
+            )
+        ]
+        for action in warning_actions(warning)
+    ]
 
 
 @step
@@ -111,7 +103,7 @@ async def show_help(turn: Turn) -> None:
     turn.say(text)
 
 
-def _prompts_page(turn: Turn, page: Page[Prompt]) -> tuple[str, Buttons]:
+def _prompts_page(turn: Turn, page: Page[PromptRow]) -> tuple[str, Buttons]:
     if not page.total:
         return turn._("You have no prompt waiting for an acknowledgement."), []
     lines = [
@@ -123,7 +115,8 @@ def _prompts_page(turn: Turn, page: Page[Prompt]) -> tuple[str, Buttons]:
         )
     ]
     buttons: Buttons = []
-    for prompt in page.items:
+    for row in page.rows:
+        prompt = row.prompt
         code = prompt_code(prompt)
         lines.append(f"\n{code} · {prompt.title} · {turn.when(prompt.created_at)}")
         if prompt.body.strip():
@@ -156,18 +149,17 @@ async def turn_page(turn: Turn) -> None:
 @step
 async def list_warnings(turn: Turn) -> None:
     """List the person's open warnings in one message, with a button for each next step."""
-    warnings = open_warnings(turn.session, person=turn.actor)
-    if not warnings:
+    page = open_warnings(turn.session, person=turn.actor, limit=WARNINGS_SHOWN)
+    if not page.total:
         turn.say(turn._("You have no open warning."))
         return
-    shown = warnings[:WARNINGS_SHOWN]
     blocks = [
         turn.reader.ngettext(
-            "You have %(n)s open warning.", "You have %(n)s open warnings.", len(warnings)
+            "You have %(n)s open warning.", "You have %(n)s open warnings.", page.total
         )
     ]
     buttons: Buttons = []
-    for warning in shown:
+    for warning in (row.warning for row in page.rows):
         overdue = warning.deadline < turn.now
         blocks.append(warning_text(turn.reader, warning, now_overdue=overdue))
         buttons.extend(warning_buttons(turn.reader, warning))
@@ -178,30 +170,22 @@ async def list_warnings(turn: Turn) -> None:
 @step
 async def acknowledge(turn: Turn) -> None:
     """Acknowledge (已阅) the prompt or warning whose button was pressed."""
-    _, kind, number = turn.data.split(":")
+    target = codes.parse_ack_data(turn.data)
+    if target is None:
+        refuse_stale(turn)
+        return
     person = turn.actor
-    if kind == "p":
-        prompt = turn.session.get(Prompt, int(number))
-        if prompt is None:
-            raise NotFound(N_("This prompt no longer exists."))
-        done = acknowledge_prompt(
-            turn.session, prompt=prompt, actor=person, clock=turn.deps.clock, via=VIA
-        )
-        code, moment = prompt_code(prompt), prompt.acknowledged_at
-    else:
-        warning = get_warning(turn.session, warning_id=int(number))
-        done = acknowledge_warning(
-            turn.session, warning=warning, actor=person, clock=turn.deps.clock, via=VIA
-        )
-        code, moment = warning_code(warning), warning.acknowledged_at
-    if not done:
+    done = acknowledge_target(
+        turn.session, actor=person, target=target, via=VIA, clock=turn.deps.clock
+    )
+    if not done.newly:
         turn.answer(turn._("Already acknowledged."))
         return
     line = turn._(
         "✓ %(code)s acknowledged by %(name)s at %(when)s",
-        code=code,
+        code=str(done.code),
         name=person.name,
-        when=turn.when(moment or turn.now),
+        when=turn.when(done.at or turn.now),
     )
     message = turn.query.message if turn.query else None
     turn.edit(with_line_html(message, line), buttons_without(message, turn.data), as_html=True)

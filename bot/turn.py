@@ -50,7 +50,7 @@ from riskprompt.config.settings import Settings
 from riskprompt.models.clock import Clock
 from riskprompt.models.conversations import ChatState, person_for_chat
 from riskprompt.models.errors import DomainError, InvalidInput, NotFound
-from riskprompt.models.people import Channel, Person
+from riskprompt.models.people import Person
 from riskprompt.notifications.channels.telegram import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -266,19 +266,6 @@ class Turn:
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """What the button press is answered with (a toast, or an alert)."""
         self._answer = (text, alert)
-
-    def notify(self, person: Person, text: str, buttons: Buttons | None = None) -> bool:
-        """Tell another person in their chat, best effort; False when chat cannot reach them.
-
-        Notices go straight to the bound chat (not paused); outbox-based notices that
-        fall back to SMS or email come with the warnings work.
-        """
-        address = person.address_for(Channel.TELEGRAM)
-        if address is None:
-            log.info("no chat for %s: notice not sent", person.staff_id)
-            return False
-        self._replies.append(_Reply(int(address), clip(text, MAX_MESSAGE_CHARS), buttons))
-        return True
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the turn is committed (e.g. remove files no longer needed)."""

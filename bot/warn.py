@@ -1,8 +1,8 @@
 """``/warn``: an officer issues a warning (预警) in chat, guided step by step.
 
 subject (a staff ID, or ``unit:ID`` for the unit's head) → colour → form →
-reason → preview → issued.  The role is checked on every step; the rule and the
-outbox rows are :func:`riskprompt.notifications.warnings.issue_and_notify`'s, as from the
+reason → preview → issued.  The role is checked on every step; the rule, the scope
+and who is told are :func:`riskprompt.models.warnings.issue_warning`'s, as from the
 CLI and the API.
 """
 
@@ -13,15 +13,19 @@ from riskprompt.bot.officers import acting_officer
 from riskprompt.bot.people import CANCEL, COLOUR_MARKS, drop_flow, refuse_stale
 from riskprompt.bot.turn import Turn, step
 from riskprompt.config.i18n import N_
+from riskprompt.models import codes
 from riskprompt.models.errors import InvalidInput
 from riskprompt.models.people import Person
+from riskprompt.models.scope import require_in_scope
 from riskprompt.models.text import check_storable
-from riskprompt.models.warnings import MAX_TEXT, WarningColour, WarningForm
-from riskprompt.notifications.warnings import default_deadline, issue_and_notify, warning_subject
-
-WARN_COLOUR = "wn:c:"
-WARN_FORM = "wn:f:"
-WARN_SEND = "wn:ok"
+from riskprompt.models.warnings import (
+    MAX_TEXT,
+    WarningColour,
+    WarningForm,
+    default_deadline,
+    issue_warning,
+    warning_subject,
+)
 
 
 def _subject(turn: Turn, text: str) -> Person:
@@ -60,6 +64,7 @@ async def choose_subject(turn: Turn) -> None:
     person = _subject(turn, turn.text)
     if person.id == officer.id:
         raise InvalidInput(N_("Officers do not warn themselves; choose someone else."))
+    require_in_scope(turn.session, officer=officer, person=person)  # refused before the colour
     flows.advance(turn.session, turn.state, step=flows.COLOUR, now=turn.now, person=person.id)
     turn.say(
         turn._(
@@ -68,7 +73,7 @@ async def choose_subject(turn: Turn) -> None:
             staff_id=person.staff_id,
         ),
         [
-            [(f"{COLOUR_MARKS[c]} {turn._(c.label)}", f"{WARN_COLOUR}{c.value}")]
+            [(f"{COLOUR_MARKS[c]} {turn._(c.label)}", f"{codes.WARN_COLOUR}{c.value}")]
             for c in WarningColour
         ],
     )
@@ -82,7 +87,7 @@ async def choose_colour(turn: Turn) -> None:
         return
     acting_officer(turn)
     try:
-        colour = WarningColour(turn.data.removeprefix(WARN_COLOUR))
+        colour = WarningColour(turn.data.removeprefix(codes.WARN_COLOUR))
     except ValueError:
         refuse_stale(turn)
         return
@@ -90,7 +95,7 @@ async def choose_colour(turn: Turn) -> None:
     flows.advance(turn.session, turn.state, step=flows.FORM, now=turn.now, colour=colour.value)
     turn.say(
         turn._("Which form?"),
-        [[(turn._(f.label), f"{WARN_FORM}{f.value}")] for f in WarningForm],
+        [[(turn._(f.label), f"{codes.WARN_FORM}{f.value}")] for f in WarningForm],
     )
 
 
@@ -102,7 +107,7 @@ async def choose_form(turn: Turn) -> None:
         return
     acting_officer(turn)
     try:
-        form = WarningForm(turn.data.removeprefix(WARN_FORM))
+        form = WarningForm(turn.data.removeprefix(codes.WARN_FORM))
     except ValueError:
         refuse_stale(turn)
         return
@@ -141,7 +146,7 @@ async def write_reason(turn: Turn) -> None:
     flows.advance(turn.session, turn.state, step=flows.PREVIEW, now=turn.now, reason=reason)
     turn.say(
         _preview(turn) + "\n\n" + turn._("Issue it?"),
-        [[(turn._("Issue"), WARN_SEND)], [(turn._("Cancel"), CANCEL)]],
+        [[(turn._("Issue"), codes.WARN_SEND)], [(turn._("Cancel"), CANCEL)]],
     )
 
 
@@ -158,7 +163,7 @@ async def send_warn(turn: Turn) -> None:
         refuse_stale(turn)
         return
     preview = _preview(turn)
-    warning = issue_and_notify(
+    warning = issue_warning(
         turn.session,
         actor=officer,
         person=person,

@@ -1,7 +1,8 @@
 """Export the catalogue and people in the layout the importers read.
 
 An exported file imports back as a no-op: the same columns, the values as stored
-(measures and posts joined with ``；``), risk levels and roles in words that
+(measures, posts and an officer's supervision scope joined with ``；``), risk
+levels and roles in words that
 :meth:`RiskLevel.parse` and :meth:`Role.parse` read.  Headers are Chinese for
 zh_CN and English otherwise.
 """
@@ -19,6 +20,7 @@ from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit, j
 from riskprompt.models.importing import CATALOG_LAYOUT, PEOPLE_LAYOUT
 from riskprompt.models.people import Assignment, Person, Role
 from riskprompt.models.queries import active_assignment_filter
+from riskprompt.models.scope import Supervision
 from riskprompt.models.tabular import write_table
 
 _LEVEL_WORDS = {
@@ -170,6 +172,12 @@ def people_rows(session: Session, *, locale: str, today: date) -> Iterator[list[
         names = held.setdefault(person_id, [])
         if name not in names:
             names.append(name)
+    supervision = Supervision.__table__  # type: ignore[attr-defined]
+    scopes: dict[int, list[str]] = {}
+    for officer_id, unit_id in connection.execute(
+        select(supervision.c.officer_id, supervision.c.unit_id)
+    ):
+        scopes.setdefault(officer_id, []).append(units.get(unit_id, ""))
     people = connection.execute(select(person).order_by(person.c.staff_id)).mappings().all()
     staff_ids = {p["id"]: p["staff_id"] for p in people}
     for p in people:
@@ -185,6 +193,7 @@ def people_rows(session: Session, *, locale: str, today: date) -> Iterator[list[
             p["locale"],
             p["channels"],
             p["timezone"],
+            POST_SEPARATOR.join(sorted(scopes.get(p["id"], []))),
         ]
 
 

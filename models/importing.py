@@ -17,7 +17,9 @@ name, posts by unit and name, powers by post and name, risk points by post and
 description, people by staff id) and nothing is ever deleted.
 
 Optional columns that a file leaves out are not managed: the stored values stay
-as they are (a new record gets the default).  When a unit, power or person
+as they are (a new record gets the default).  The one exception to "nothing is
+ever deleted" is an officer's supervision scope (监督范围), which a file with that
+column states whole: the units it names replace those stored.  When a unit, power or person
 appears on several rows, an empty cell repeats what another row states; two
 different stated values are a problem.
 """
@@ -34,7 +36,17 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Dialect,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
@@ -53,6 +65,7 @@ from riskprompt.models.people import (
     normalise_mobile,
     parse_locale,
 )
+from riskprompt.models.scope import Supervision
 from riskprompt.models.tabular import Column, HeaderMap, Layout, Problem, TableError, open_table
 
 T = TypeVar("T")
@@ -94,6 +107,7 @@ PEOPLE_LAYOUT = Layout(
         Column("locale", "语言", "locale", aliases=("language",)),
         Column("channels", "渠道", "channels"),
         Column("timezone", "时区", "timezone", aliases=("time_zone",)),
+        Column("scope", "监督范围", "scope", aliases=("supervision_scope",)),
     )
 )
 
@@ -104,9 +118,12 @@ KIND_LABELS = {
     "risk_points": N_("Risk points"),
     "people": N_("People"),
     "assignments": N_("Assignments"),
+    "supervision": N_("Supervision scopes"),
 }
 CATALOG_KINDS = ("units", "posts", "powers", "risk_points")
 PEOPLE_KINDS = ("people", "assignments")
+#: Counted only when the file has the 监督范围/scope column.
+SCOPE_KIND = "supervision"
 
 # Column lengths of the tables: longer values are refused by PostgreSQL, so they
 # are reported as problems rather than failing the transaction.
@@ -1044,6 +1061,7 @@ class _PersonRow:
     locale: str
     channels: str
     timezone: str
+    scope: list[int] | None  # unit ids; None: the file has no scope column
 
 
 @dataclass
@@ -1062,6 +1080,7 @@ class _PeopleDB:
     people: dict[str, dict[str, Any]]
     staff_ids: dict[int, str]
     held: dict[int, dict[int, list[int]]]
+    scopes: dict[int, set[int]]
 
 
 _PERSON_FIELDS = (
@@ -1116,6 +1135,12 @@ def _load_people(connection: Connection, *, today: date) -> _PeopleDB:
         .order_by(assignment.c.id)
     ):
         held.setdefault(person_id, {}).setdefault(post_id, []).append(assignment_id)
+    supervision = _table(Supervision)
+    scopes: dict[int, set[int]] = {}
+    for officer_id, unit_id in connection.execute(
+        select(supervision.c.officer_id, supervision.c.unit_id)
+    ):
+        scopes.setdefault(officer_id, set()).add(unit_id)
     return _PeopleDB(
         units=units,
         unit_names={v: k for k, v in units.items()},
@@ -1124,6 +1149,7 @@ def _load_people(connection: Connection, *, today: date) -> _PeopleDB:
         people=people,
         staff_ids=staff_ids,
         held=held,
+        scopes=scopes,
     )
 
 
@@ -1141,6 +1167,7 @@ def _read_people_rows(
     i_name, i_staff, i_unit, i_post = at("name"), at("staff_id"), at("unit"), at("post")
     i_mobile, i_email, i_role, i_sup = at("mobile"), at("email"), at("role"), at("supervisor_id")
     i_locale, i_channels, i_tz = at("locale"), at("channels"), at("timezone")
+    i_scope = at("scope")
     people: dict[str, _PersonRow] = {}
     seen: dict[str, int] = {}
     supervisors: list[tuple[int, str]] = []
@@ -1266,6 +1293,17 @@ def _read_people_rows(
                     value=timezone,
                 )
                 bad = True
+        scope: list[int] | None = None
+        if i_scope >= 0:
+            scope = _read_scope(r, row, cells[i_scope], db=db)
+            effective = role
+            if i_role < 0 and staff_id in db.people:  # no role column: the stored role holds
+                effective = Role(db.people[staff_id]["role"])
+            if scope is None:
+                bad = True
+            elif scope and effective is not Role.OFFICER:
+                r.problem(row, "scope", N_("only officers (纪检监察) have a supervision scope"))
+                bad = True
         if bad:
             continue
         people[staff_id] = _PersonRow(
@@ -1281,8 +1319,44 @@ def _read_people_rows(
             locale=locale,
             channels=channels,
             timezone=timezone,
+            scope=scope if i_scope >= 0 else None,
         )
     return _PeopleFile(people, seen, supervisors)
+
+
+def _read_scope(r: _Rows, row: int, cell: str, *, db: _PeopleDB) -> list[int] | None:
+    """The units named in a 监督范围 cell (full names, or a part naming one unit only).
+
+    Returns the unit ids in the order given ([] for an empty cell), or None when a
+    name is unknown or ambiguous (the problem is recorded).
+    """
+    found: list[int] = []
+    ok = True
+    for name in split_measures(cell):  # the same separators: ；; and newlines
+        unit_id = db.units.get(name)
+        if unit_id is None:
+            matches = sorted(n for n in db.units if name in n)
+            if len(matches) == 1:
+                unit_id = db.units[matches[0]]
+            elif matches:
+                r.problem(
+                    row,
+                    "scope",
+                    N_("unit %(unit)r is ambiguous: it is part of %(names)s; write the full name"),
+                    unit=name,
+                    names="、".join(matches[:5]),
+                )
+                ok = False
+                continue
+            else:
+                r.problem(
+                    row, "scope", N_("unknown unit %(unit)r in the supervision scope"), unit=name
+                )
+                ok = False
+                continue
+        if unit_id not in found:
+            found.append(unit_id)
+    return found if ok else None
 
 
 def _is_zone(name: str) -> bool:
@@ -1332,6 +1406,8 @@ class _PeoplePlan:
     supervisors: list[tuple[str, str | None]] = field(default_factory=list)
     new_assignments: list[tuple[str, int]] = field(default_factory=list)
     ended: list[int] = field(default_factory=list)
+    # The officers whose supervision scope is replaced, and the units it names now.
+    scopes: list[tuple[str, list[int]]] = field(default_factory=list)
 
     def size(self) -> int:
         return (
@@ -1340,6 +1416,7 @@ class _PeoplePlan:
             + len(self.supervisors)
             + len(self.new_assignments)
             + len(self.ended)
+            + sum(len(units) for _, units in self.scopes)
         )
 
 
@@ -1387,6 +1464,7 @@ def _plan_people(
             else:
                 counts["people"].unchanged += 1
             held = db.held.get(stored["id"], {})
+        _plan_scope(result, plan, person, subject, db.scopes.get(stored["id"]) if stored else None)
         if person.posts is None:
             continue  # no post column: the file does not say who holds what
         for post_id in person.posts:
@@ -1407,6 +1485,32 @@ def _plan_people(
                     )
                 )
     return plan
+
+
+def _plan_scope(
+    result: ImportResult,
+    plan: _PeoplePlan,
+    person: _PersonRow,
+    subject: str,
+    stored: set[int] | None,
+) -> None:
+    """Replace the person's scope when the file states another one."""
+    if person.scope is None:
+        return  # no scope column: the stored scope stays
+    wanted, before = set(person.scope), stored or set()
+    if not wanted and not before:
+        return
+    counts = result.counts[SCOPE_KIND]
+    if wanted == before:
+        counts.unchanged += 1
+        return
+    if before:
+        counts.updated += 1
+        result.note(Change(SCOPE_KIND, "update", subject, person.row))
+    else:
+        counts.created += 1
+        result.note(Change(SCOPE_KIND, "create", subject, person.row))
+    plan.scopes.append((person.staff_id, person.scope))
 
 
 def _apply_people(
@@ -1494,6 +1598,19 @@ def _apply_people(
         ),
     )
     write.update(assignment, ["end_on"], ({"b_id": a, "b_end_on": today} for a in plan.ended))
+    if plan.scopes:
+        supervision = _table(Supervision)
+        officers = [ids[staff_id] for staff_id, _ in plan.scopes]
+        for batch in _batches(officers):
+            connection.execute(delete(supervision).where(supervision.c.officer_id.in_(batch)))
+        write.insert(
+            supervision,
+            (
+                {"officer_id": ids[staff_id], "unit_id": unit_id}
+                for staff_id, units in plan.scopes
+                for unit_id in units
+            ),
+        )
 
 
 def import_people(
@@ -1514,7 +1631,9 @@ def import_people(
     Columns (Chinese or English headers, any order): 姓名/name, 工号/staff_id (the
     natural key) and 单位/unit are required; 岗位/post (several separated by
     ；/;/newline), 手机/mobile, 邮箱/email, 角色/role, 上级工号/supervisor_id,
-    语言/locale, 渠道/channels and 时区/timezone are optional.  Units and posts must
+    语言/locale, 渠道/channels, 时区/timezone and 监督范围/scope (an officer's units,
+    full names or a part naming one unit, separated like posts; each with its
+    sub-units; empty: every unit) are optional.  Units and posts must
     exist already.  A listed post the person does not hold starts today; a held
     post no longer listed ends today ("today" in ``zone``).
 
@@ -1560,6 +1679,8 @@ def import_people(
     if read is None:
         return result
     parsed, header = read
+    if header.has("scope"):
+        result.counts[SCOPE_KIND] = Counts()
     people = parsed.people
     across = _Rows(name, header, None, report)
     _check_supervisors(across, parsed, db)

@@ -1,7 +1,10 @@
 """Risk prompts (风险提示) and their deliveries (the outbox).
 
-First cut: the delivery issue fills in planning and dispatch; the rules here are
-the ones every front end shares (acknowledge).
+The rules here are the ones every front end shares (acknowledge).  The other rules
+on prompts are beside it: key work and the cycle's period
+(:mod:`riskprompt.models.monthly`), special prompts (:mod:`riskprompt.models.special`,
+targets in :mod:`riskprompt.models.targets`) and cancelling
+(:mod:`riskprompt.models.cancel`); ``notifications/planning.py`` decides only *when*.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from riskprompt.config.i18n import N_
+from riskprompt.models import codes
 from riskprompt.models.audit import record_guarded
 from riskprompt.models.clock import Clock
 from riskprompt.models.errors import IllegalTransition, PermissionDenied
@@ -27,6 +31,14 @@ class PromptKind(enum.StrEnum):
 
     MONTHLY = "monthly"
     SPECIAL = "special"
+
+
+class BroadcastStatus(enum.StrEnum):
+    """Where a special prompt stands: waiting for its time, turned into prompts, or stopped."""
+
+    SCHEDULED = "scheduled"
+    EXPANDED = "expanded"
+    CANCELLED = "cancelled"  # stopped before its time (riskprompt.models.cancel)
 
 
 class Broadcast(SQLModel, table=True):
@@ -160,16 +172,12 @@ class Delivery(SQLModel, table=True):
 
 
 def prompt_code(prompt: Prompt) -> str:
-    """The short code that names a prompt in an SMS reply (``P123``)."""
-    return f"P{prompt.id}"
+    """The short code that names a prompt in an SMS reply (``P123``, see ``models.codes``)."""
+    return codes.prompt_code(prompt.id)
 
 
-def parse_prompt_code(text: str) -> int | None:
-    """The prompt id in a reply such as ``P123`` or ``p 123``; None when it is not a code."""
-    compact = text.strip().replace(" ", "").upper()
-    if len(compact) > 1 and compact[0] == "P" and compact[1:].isdigit():
-        return int(compact[1:])
-    return None
+#: Kept here for callers of old; the codes live in :mod:`riskprompt.models.codes`.
+parse_prompt_code = codes.parse_prompt_code
 
 
 def latest_open_prompt(session: Session, *, person: Person) -> Prompt | None:

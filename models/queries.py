@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import Engine, and_, case, func, or_, text
 from sqlmodel import Session, col, select
 
 from riskprompt.config.i18n import N_
 from riskprompt.models.catalog import Post, RiskLevel, RiskPoint, Unit
 from riskprompt.models.errors import NotFound
 from riskprompt.models.people import Assignment, Person, Role
+from riskprompt.models.scope import scope_conditions
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ def get_person(session: Session, *, staff_id: str) -> Person:
     return person
 
 
+def ping_database(engine: Engine) -> None:
+    """Ask the database a trivial question (the health check).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: it does not answer.
+    """
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def list_units(session: Session) -> list[UnitRow]:
     """Every unit, ordered by id, with its parent and counts."""
     posts = dict(session.exec(select(Post.unit_id, func.count()).group_by(Post.unit_id)).all())
@@ -119,10 +130,21 @@ def list_posts(
 
 
 def list_people(
-    session: Session, *, unit_id: int | None = None, role: Role | None = None
+    session: Session,
+    *,
+    unit_id: int | None = None,
+    role: Role | None = None,
+    viewer: Person | None = None,
 ) -> list[tuple[Person, str]]:
-    """People with their unit's name, ordered by staff id."""
-    query = select(Person, Unit.name).join(Unit, col(Unit.id) == Person.unit_id)
+    """People with their unit's name, ordered by staff id.
+
+    ``viewer`` narrows to whom they may see (see :func:`riskprompt.models.scope.scope_conditions`).
+    """
+    query = (
+        select(Person, Unit.name)
+        .join(Unit, col(Unit.id) == Person.unit_id)
+        .where(*scope_conditions(session, viewer))
+    )
     if unit_id is not None:
         query = query.where(Person.unit_id == unit_id)
     if role is not None:

@@ -7,14 +7,15 @@ officers name the units they are stationed in, not their own.  Admins see every
 unit; staff only themselves.
 
 Every rule function that acts on a person for an officer calls
-:func:`require_in_scope`; every listing narrows by :func:`scope_unit_ids`.
+:func:`require_in_scope`; every listing narrows by :func:`scope_conditions` (built on
+:func:`scope_unit_ids`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from riskprompt.config.i18n import N_
@@ -68,6 +69,48 @@ def scope_unit_ids(session: Session, *, officer: Person) -> set[int] | None:
     return _subtree(session, roots)
 
 
+def supervised_units(session: Session, *, officer: Person) -> list[Unit] | None:
+    """The units named in an officer's scope (each stands for its subtree), by name.
+
+    None: every unit (an admin, or an officer with no scope given); staff: none.
+    """
+    if officer.role is Role.ADMIN:
+        return None
+    if officer.role is not Role.OFFICER:
+        return []
+    units = session.exec(
+        select(Unit)
+        .join(Supervision, col(Supervision.unit_id) == Unit.id)
+        .where(col(Supervision.officer_id) == officer.id)
+        .order_by(col(Unit.name))
+    ).all()
+    return list(units) or None
+
+
+def scope_conditions(
+    session: Session, viewer: Person | None, *, person: Any = None, own: bool = True
+) -> list[Any]:
+    """SQL conditions keeping the rows of the people ``viewer`` may see.
+
+    Args:
+        session: an open session.
+        viewer: who looks (None: no narrowing).
+        person: the entity of the person the rows are about (default: :class:`Person`,
+            joined by the query).
+        own: an officer also sees their own rows (outside their scope units).
+    """
+    who = Person if person is None else person
+    if viewer is None:
+        return []
+    if not viewer.is_officer:
+        return [who.id == viewer.id]
+    units = scope_unit_ids(session, officer=viewer)
+    if units is None:
+        return []
+    within = who.unit_id.in_(sorted(units))
+    return [or_(within, who.id == viewer.id) if own else within]
+
+
 def in_scope(session: Session, *, officer: Person, person: Person) -> bool:
     """Whether ``officer`` supervises ``person`` (everyone is in their own scope)."""
     if officer.id == person.id:
@@ -90,13 +133,34 @@ def require_in_scope(session: Session, *, officer: Person, person: Person) -> No
         )
 
 
+def _ancestors(session: Session, unit_id: int) -> set[int]:
+    """``unit_id`` and every unit above it."""
+    parents = dict(session.exec(select(Unit.id, Unit.parent_id)).all())
+    found: set[int] = set()
+    current: int | None = unit_id
+    while current is not None and current not in found:
+        found.add(current)
+        current = parents.get(current)
+    return found
+
+
 def supervising_officers(session: Session, *, person: Person) -> list[Person]:
-    """The active officers (not admins) whose scope holds ``person``, by id."""
+    """The active officers (not admins) whose scope holds ``person``, by id.
+
+    An officer with no scope given holds everyone; one with a scope holds the people
+    of the units named and of the units below them.
+    """
     officers = session.exec(
         select(Person)
         .where(col(Person.role) == Role.OFFICER, col(Person.active).is_(True))
         .order_by(col(Person.id))
     ).all()
+    roots: dict[int, set[int]] = {}
+    for officer_id, unit_id in session.exec(select(Supervision.officer_id, Supervision.unit_id)):
+        roots.setdefault(officer_id, set()).add(unit_id)
+    above = _ancestors(session, person.unit_id)
     return [
-        o for o in officers if o.id != person.id and in_scope(session, officer=o, person=person)
+        o
+        for o in officers
+        if o.id != person.id and (o.id not in roots or bool(roots[o.id] & above))
     ]

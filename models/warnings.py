@@ -1,6 +1,21 @@
 """Three-colour warnings (三色预警) and correction reports (整改反馈).
 
-The tables and the one state machine every front end goes through.
+The tables and the one state machine every front end goes through.  Each rule
+function checks the actor (and their supervision scope), changes the state, writes
+the audit record and writes the notices (:func:`riskprompt.models.notices.tell`)
+for everyone who must hear of it, in the caller's transaction:
+
+* issued: the addressee (every channel for orange and red, the first for yellow)
+  and, for red, their supervisor;
+* escalated: the addressee on every channel, their supervisor, the issuing officer;
+* flagged: the issuing officer and the supervisor;
+* withdrawn: the addressee, with the reason (pending messages are cancelled);
+* correction submitted: the reviewing officers (the issuer and those supervising
+  the person);
+* accepted: the addressee (and the issuer when someone else reviewed);
+  rejected: the addressee, with the reason and the new deadline.
+
+``notifications/`` turns the notices into messages on each reader's channels.
 """
 
 from __future__ import annotations
@@ -9,14 +24,20 @@ import enum
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, Text
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import JSON, Column, Text, update
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from riskprompt.config.i18n import N_
+from riskprompt.config.settings import Settings
 from riskprompt.models.audit import record
+from riskprompt.models.catalog import RiskPoint, Unit
 from riskprompt.models.clock import Clock
-from riskprompt.models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from riskprompt.models.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.notices import NoticeEvent, NoticeReach, NoticeRole, Reader, tell
 from riskprompt.models.people import Person, require_officer
+from riskprompt.models.prompts import Delivery, DeliveryStatus
+from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.models.scope import require_in_scope, supervising_officers
 from riskprompt.models.text import check_storable
 from riskprompt.models.types import UTCDateTime, str_enum
 
@@ -198,34 +219,175 @@ def _audit(
     )
 
 
+#: What a colour may be written as, in both languages.
+_COLOUR_WORDS = {
+    "yellow": WarningColour.YELLOW,
+    "黄": WarningColour.YELLOW,
+    "黄色": WarningColour.YELLOW,
+    "orange": WarningColour.ORANGE,
+    "橙": WarningColour.ORANGE,
+    "橙色": WarningColour.ORANGE,
+    "red": WarningColour.RED,
+    "红": WarningColour.RED,
+    "红色": WarningColour.RED,
+}
+#: What a form may be written as, in both languages.
+_FORM_WORDS = {
+    "prompt": WarningForm.PROMPT,
+    "预警提示": WarningForm.PROMPT,
+    "admonish": WarningForm.ADMONISH,
+    "admonishment": WarningForm.ADMONISH,
+    "诫勉警示": WarningForm.ADMONISH,
+    "correct": WarningForm.CORRECT,
+    "correction": WarningForm.CORRECT,
+    "责令纠错": WarningForm.CORRECT,
+}
+
+
+def parse_colour(value: WarningColour | str) -> WarningColour:
+    """yellow/orange/red or 黄/橙/红.
+
+    Raises:
+        InvalidInput: anything else.
+    """
+    if isinstance(value, WarningColour):
+        return value
+    colour = _COLOUR_WORDS.get(value.strip().lower())
+    if colour is None:
+        raise InvalidInput(N_("unknown colour %(value)r: use yellow, orange or red"), value=value)
+    return colour
+
+
+def parse_form(value: WarningForm | str) -> WarningForm:
+    """prompt/admonish/correct or 预警提示/诫勉警示/责令纠错.
+
+    Raises:
+        InvalidInput: anything else.
+    """
+    if isinstance(value, WarningForm):
+        return value
+    form = _FORM_WORDS.get(value.strip().lower())
+    if form is None:
+        raise InvalidInput(
+            N_("unknown form %(value)r: use prompt, admonish or correct"), value=value
+        )
+    return form
+
+
+def default_deadline(colour: WarningColour, *, now: datetime, settings: Settings) -> datetime:
+    """``now`` plus the configured days for ``colour`` (WARNING_DEADLINE_DAYS_*)."""
+    days = {
+        WarningColour.RED: settings.WARNING_DEADLINE_DAYS_RED,
+        WarningColour.ORANGE: settings.WARNING_DEADLINE_DAYS_ORANGE,
+        WarningColour.YELLOW: settings.WARNING_DEADLINE_DAYS_YELLOW,
+    }[WarningColour(colour)]
+    return now + timedelta(days=days)
+
+
+def unit_head(session: Session, *, unit: Unit) -> Person:
+    """The head of ``unit``: its active person with no supervisor in the same unit.
+
+    When several qualify, the lowest id wins.
+
+    Raises:
+        NotFound: the unit has no such person.
+    """
+    people = session.exec(
+        select(Person).where(col(Person.unit_id) == unit.id).order_by(col(Person.id))
+    ).all()
+    in_unit = {p.id for p in people}
+    for person in people:
+        if person.active and (person.supervisor_id is None or person.supervisor_id not in in_unit):
+            return person
+    raise NotFound(
+        N_("unit %(unit)s has no head (an active person with no supervisor in it)"), unit=unit.name
+    )
+
+
+def warning_subject(
+    session: Session, *, staff_id: str | None = None, unit_ref: str | None = None
+) -> Person:
+    """The person a warning is for: by staff ID, else the head of the unit ``unit_ref``.
+
+    Raises:
+        NotFound: no such person or unit, or the unit has no head.
+    """
+    if staff_id is not None:
+        return get_person(session, staff_id=staff_id)
+    return unit_head(session, unit=resolve_unit(session, ref=unit_ref or ""))
+
+
+def _supervisor(session: Session, person: Person) -> Person | None:
+    return session.get(Person, person.supervisor_id) if person.supervisor_id else None
+
+
+def _addressee(session: Session, warning: Warning) -> Person:
+    person = session.get(Person, warning.person_id)
+    if person is None:  # pragma: no cover - foreign key; people are deactivated, not deleted
+        raise NotFound(N_("no person with staff id %(staff_id)r"), staff_id=warning.person_id)
+    return person
+
+
 def issue_warning(
     session: Session,
     *,
     actor: Person,
     person: Person,
-    colour: WarningColour,
-    form: WarningForm,
+    colour: WarningColour | str,
+    form: WarningForm | str,
     reason: str,
-    deadline: datetime,
     clock: Clock,
+    deadline: datetime | None = None,
+    settings: Settings | None = None,
     risk_point_id: int | None = None,
 ) -> Warning:
-    """An officer issues a warning (预警) to ``person`` with a deadline.
+    """An officer issues a warning (预警) to ``person`` with a deadline; they are told.
+
+    The addressee is told on every reachable channel for orange and red, on the
+    first for yellow; for red their supervisor too.  Bot, CLI and API call this.
+
+    Args:
+        session: the open session; the caller commits.
+        actor: the issuing officer (``person`` must be in their supervision scope).
+        person: the person warned (see :func:`warning_subject`).
+        colour: yellow, orange or red (or 黄/橙/红).
+        form: prompt, admonish or correct (or 预警提示/诫勉警示/责令纠错).
+        reason: why (required).
+        clock: the clock.
+        deadline: by when; default now plus WARNING_DEADLINE_DAYS_<COLOUR> of ``settings``.
+        settings: the settings (needed when no deadline is given).
+        risk_point_id: the risk point it is about, if any.
+
+    Returns:
+        The warning, flushed, with its notices in the same session.
 
     Raises:
-        PermissionDenied: the actor is not an officer.
-        InvalidInput: empty or over-long reason, deadline not in the future.
+        PermissionDenied: the actor is not an officer, or the person is outside their scope.
+        InvalidInput: unknown colour or form, empty or over-long reason, a deadline
+            not in the future, an officer warning themselves.
+        NotFound: no such risk point.
     """
     require_officer(actor)
+    chosen_colour = parse_colour(colour)
+    chosen_form = parse_form(form)
+    if person.id == actor.id:
+        raise InvalidInput(N_("Officers do not warn themselves; choose someone else."))
+    require_in_scope(session, officer=actor, person=person)
     now = clock.now()
     text = _clean_text(reason, N_("the reason"))
+    if risk_point_id is not None and session.get(RiskPoint, risk_point_id) is None:
+        raise NotFound(N_("no risk point %(id)s"), id=risk_point_id)
+    if deadline is None:
+        if settings is None:
+            raise TypeError("issue_warning needs a deadline or the settings")
+        deadline = default_deadline(chosen_colour, now=now, settings=settings)
     if deadline <= now:
         raise InvalidInput(N_("the deadline must be in the future"))
     warning = Warning(
         person_id=person.id or 0,
         issued_by_id=actor.id or 0,
-        colour=colour,
-        form=form,
+        colour=chosen_colour,
+        form=chosen_form,
         reason=text,
         risk_point_id=risk_point_id,
         deadline=deadline,
@@ -235,7 +397,20 @@ def issue_warning(
     )
     session.add(warning)
     session.flush()
-    _audit(session, warning, actor, "issued", now, person=person.id, form=form.value)
+    _audit(session, warning, actor, "issued", now, person=person.id, form=chosen_form.value)
+    reach = NoticeReach.FIRST if chosen_colour is WarningColour.YELLOW else NoticeReach.EVERY
+    readers = [Reader(person, NoticeRole.ADDRESSEE, reach)]
+    supervisor = _supervisor(session, person)
+    if chosen_colour is WarningColour.RED and supervisor is not None:
+        readers.append(Reader(supervisor, NoticeRole.SUPERVISOR))
+    tell(
+        session,
+        event=NoticeEvent.WARNING_ISSUED,
+        readers=readers,
+        at=now,
+        actor=actor,
+        warning_id=warning.id,
+    )
     return warning
 
 
@@ -278,7 +453,8 @@ def submit_rectification(
     """The addressee reports the correction taken (整改反馈), with evidence.
 
     Submitting implies acknowledging.  Evidence items are dicts describing stored
-    files (name, path under the data folder, type, size).
+    files (name, path under the data folder, type, size).  The reviewing officers
+    are told: the issuer and every officer supervising the person.
 
     Raises:
         PermissionDenied: someone else's warning.
@@ -311,6 +487,19 @@ def submit_rectification(
         rectification=rectification.id,
         files=len(evidence),
     )
+    issuer = session.get(Person, warning.issued_by_id)
+    reviewers = [issuer] if issuer is not None else []
+    reviewers += supervising_officers(session, person=actor)
+    tell(
+        session,
+        event=NoticeEvent.CORRECTION_SUBMITTED,
+        readers=[Reader(officer, NoticeRole.REVIEWER) for officer in reviewers],
+        at=now,
+        actor=actor,
+        warning_id=warning.id,
+        rectification_id=rectification.id,
+        data={"files": len(evidence)},
+    )
     return rectification
 
 
@@ -328,21 +517,26 @@ def review_rectification(
 
     A rejection sends the warning back to acknowledged with a new deadline: the
     one given, else the old one while it lies ahead, else as long again as the
-    person had from the last deadline's setting.
+    person had from the last deadline's setting.  The person is told (with the
+    reason and the deadline when rejected), and the issuer of an accepted warning
+    when someone else reviewed it.
 
     Raises:
-        PermissionDenied: the actor is not an officer, or reviews their own correction.
+        PermissionDenied: the actor is not an officer, reviews their own correction,
+            or the person is outside their supervision scope.
         IllegalTransition: the correction was already reviewed.
         InvalidInput: a rejection without a reason, or a new deadline in the past.
     """
     require_officer(actor)
     if rectification.person_id == actor.id:
         raise PermissionDenied(N_("nobody may review their own correction"))
-    if rectification.status is not RectificationStatus.SUBMITTED:
-        raise IllegalTransition(N_("this correction has already been reviewed"))
     warning = session.get(Warning, rectification.warning_id)
     if warning is None:  # pragma: no cover - foreign key
         raise IllegalTransition(N_("the warning of this correction is gone"))
+    person = _addressee(session, warning)
+    require_in_scope(session, officer=actor, person=person)
+    if rectification.status is not RectificationStatus.SUBMITTED:
+        raise IllegalTransition(N_("this correction has already been reviewed"))
     now = clock.now()
     reason = _clean_text(note, N_("the reason"), required=not accept)
     if accept:
@@ -378,25 +572,67 @@ def review_rectification(
         rectification=rectification.id,
         note=reason,
     )
+    readers = [Reader(person, NoticeRole.ADDRESSEE)]
+    if accept:
+        issuer = session.get(Person, warning.issued_by_id)
+        if issuer is not None and issuer.id != actor.id:
+            readers.append(Reader(issuer, NoticeRole.OFFICER))
+    tell(
+        session,
+        event=NoticeEvent.CORRECTION_ACCEPTED if accept else NoticeEvent.CORRECTION_REJECTED,
+        readers=readers,
+        at=now,
+        actor=actor,
+        warning_id=warning.id,
+        rectification_id=rectification.id,
+        data={} if accept else {"reason": reason, "deadline": warning.deadline},
+    )
     return warning
 
 
 def withdraw_warning(
     session: Session, *, warning: Warning, actor: Person, clock: Clock, reason: str
-) -> None:
-    """An officer withdraws an open warning.
+) -> int:
+    """An officer withdraws an open warning: its messages not sent yet are cancelled and
+    the addressee is told why.
+
+    Returns:
+        How many pending deliveries were cancelled.
 
     Raises:
-        PermissionDenied: the actor is not an officer.
+        PermissionDenied: the actor is not an officer, or the person is outside their scope.
         IllegalTransition: the warning is already closed or withdrawn.
+        InvalidInput: an empty or over-long reason.
     """
     require_officer(actor)
+    person = _addressee(session, warning)
+    require_in_scope(session, officer=actor, person=person)
     text = _clean_text(reason, N_("the reason"))
     warning.status = next_status(warning, "withdraw")
-    warning.closed_at = clock.now()
+    now = clock.now()
+    warning.closed_at = now
     warning.next_step_at = None
     session.add(warning)
-    _audit(session, warning, actor, "withdrawn", warning.closed_at, reason=text)
+    _audit(session, warning, actor, "withdrawn", now, reason=text)
+    session.flush()
+    cancelled = session.exec(
+        update(Delivery)
+        .where(
+            col(Delivery.warning_id) == warning.id,
+            col(Delivery.status) == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.CANCELLED, last_error="warning withdrawn")
+    ).rowcount
+    tell(
+        session,
+        event=NoticeEvent.WARNING_WITHDRAWN,
+        readers=[Reader(person, NoticeRole.ADDRESSEE)],
+        at=now,
+        actor=actor,
+        warning_id=warning.id,
+        data={"reason": text},
+    )
+    return int(cancelled or 0)
 
 
 #: The colour an overdue warning rises to.
@@ -419,6 +655,8 @@ def escalate_warning(
     """An overdue warning rises one colour (yellow → orange → red) with a new deadline.
 
     The service does it (no actor); the audit record says from which colour to which.
+    The addressee is told on every channel, their supervisor and the issuing officer
+    once each.
 
     Returns:
         The new colour.
@@ -460,11 +698,28 @@ def escalate_warning(
             "deadline": new_deadline,
         },
     )
+    person = _addressee(session, warning)
+    readers = [Reader(person, NoticeRole.ADDRESSEE, NoticeReach.EVERY)]
+    supervisor = _supervisor(session, person)
+    if supervisor is not None:
+        readers.append(Reader(supervisor, NoticeRole.SUPERVISOR))
+    issuer = session.get(Person, warning.issued_by_id)
+    if issuer is not None:
+        readers.append(Reader(issuer, NoticeRole.OFFICER))
+    tell(
+        session,
+        event=NoticeEvent.WARNING_ESCALATED,
+        readers=readers,
+        at=now,
+        warning_id=warning.id,
+        data={"from": colour, "to": target, "escalations": warning.escalations},
+    )
     return target
 
 
 def flag_warning(session: Session, *, warning: Warning, clock: Clock) -> bool:
-    """Flag an overdue red warning for disciplinary follow-up (once).
+    """Flag an overdue red warning for disciplinary follow-up (once); the issuing
+    officer and the supervisor are told.
 
     Returns:
         True when this call flagged it, False when it already was.
@@ -504,4 +759,13 @@ def flag_warning(session: Session, *, warning: Warning, clock: Clock) -> bool:
             "overdue_since": warning.deadline,
         },
     )
+    person = _addressee(session, warning)
+    readers = []
+    issuer = session.get(Person, warning.issued_by_id)
+    if issuer is not None:
+        readers.append(Reader(issuer, NoticeRole.OFFICER))
+    supervisor = _supervisor(session, person)
+    if supervisor is not None:
+        readers.append(Reader(supervisor, NoticeRole.SUPERVISOR))
+    tell(session, event=NoticeEvent.WARNING_FLAGGED, readers=readers, at=now, warning_id=warning.id)
     return True

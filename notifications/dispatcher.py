@@ -2,6 +2,9 @@
 
 One pass:
 
+0. **Expand** the notices that are due (:mod:`riskprompt.notifications.notices`):
+   what the domain's decisions must tell becomes rendered deliveries here, so
+   ``dispatch``, ``tick`` and ``run`` all send them.
 1. **Recover** deliveries stuck in ``sending`` longer than the lease: their
    worker died between claim and record.  They go back to ``pending`` (or, once
    their attempts are spent, to ``failed`` with a fallback).
@@ -29,7 +32,6 @@ import asyncio
 import enum
 import logging
 import random
-from collections import Counter
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, replace
@@ -37,18 +39,21 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from riskprompt.config.settings import Settings
 from riskprompt.models.audit import record
 from riskprompt.models.clock import Clock
+from riskprompt.models.notices import Notice
 from riskprompt.models.people import Channel, Person
 from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
 from riskprompt.models.warnings import Warning, WarningColour, WarningStatus
 from riskprompt.notifications.channels.base import ChannelAdapter, Message, Outcome, SendResult
-from riskprompt.notifications.outbox import fallback_delivery, message_for
+from riskprompt.notifications.fallback import fallback_delivery
+from riskprompt.notifications.notices import STATE_BOUND, expand_all
+from riskprompt.notifications.outbox import message_for
 from riskprompt.notifications.quiet import held_until, reader_zone
 from riskprompt.notifications.ratelimit import AddressPacer, RatePacer, StopRequested
 
@@ -77,6 +82,7 @@ class DispatchStats:
         failed: failed for good (permanent error, missing address, attempts exhausted).
         fell_back: failures for which the next channel's delivery was queued.
         recovered: claims of a stopped worker taken back after the lease.
+        expanded: notices turned into deliveries.
         cancelled: not sent because their prompt (or warning) was withdrawn.
         released: claimed but given back unsent because the dispatcher was stopping.
         held: not urgent, claimed in the reader's quiet hours: due again at their end.
@@ -89,6 +95,7 @@ class DispatchStats:
     failed: int = 0
     fell_back: int = 0
     recovered: int = 0
+    expanded: int = 0
     cancelled: int = 0
     released: int = 0
     held: int = 0
@@ -272,6 +279,7 @@ class Dispatcher:
         if self._stack is None or self._record_lock is None:
             raise RuntimeError("use the Dispatcher with `async with` so its adapters are open")
         stats = DispatchStats()
+        stats.expanded = await asyncio.to_thread(self.expand_notices)
         recovered, fell_back = await asyncio.to_thread(self.recover_expired)
         stats.recovered, stats.fell_back = recovered, fell_back
         if self.stopping:
@@ -376,6 +384,21 @@ class Dispatcher:
 
     # -- database: claim, load, recover --------------------------------------------------
 
+    def expand_notices(self) -> int:
+        """Turn the notices due now into deliveries (each expanded once, by one worker).
+
+        Returns:
+            How many notices were expanded.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database failed; batches committed stay.
+        """
+        return expand_all(
+            lambda: Session(self.engine, expire_on_commit=False),
+            now=self.clock.now(),
+            settings=self.settings,
+        )
+
     def _channels(self) -> list[str]:
         return [channel.value for channel in self.adapters]
 
@@ -436,10 +459,13 @@ class Dispatcher:
         """The claimed rows as messages (None where the channel cannot reach the person)."""
         with Session(self.engine) as session:
             rows = session.exec(
-                select(Delivery, Person, Prompt.status, Warning.status, Warning.colour)
+                select(
+                    Delivery, Person, Prompt.status, Warning.status, Warning.colour, Notice.event
+                )
                 .join(Person, col(Person.id) == col(Delivery.person_id))
                 .outerjoin(Prompt, col(Prompt.id) == col(Delivery.prompt_id))
                 .outerjoin(Warning, col(Warning.id) == col(Delivery.warning_id))
+                .outerjoin(Notice, col(Notice.id) == col(Delivery.notice_id))
                 .where(col(Delivery.id).in_(ids))
                 .order_by(col(Delivery.due_at), col(Delivery.id))
             ).all()
@@ -449,11 +475,15 @@ class Dispatcher:
                     delivery,
                     person,
                     prompt_status is PromptStatus.CANCELLED
-                    or warning_status is WarningStatus.WITHDRAWN,
+                    # news of an outcome (a withdrawal, a review) goes even so
+                    or (
+                        warning_status is WarningStatus.WITHDRAWN
+                        and (event is None or event in STATE_BOUND)
+                    ),
                     # red warnings ignore quiet hours
                     None if colour is WarningColour.RED else self._quiet_until(person, now),
                 )
-                for delivery, person, prompt_status, warning_status, colour in rows
+                for delivery, person, prompt_status, warning_status, colour, event in rows
             ]
 
     def _quiet_until(self, person: Person, now: datetime) -> datetime | None:
@@ -885,66 +915,8 @@ def _log_failure(task: asyncio.Task[DispatchStats]) -> None:
         log.error("dispatch pass failed", exc_info=exc)
 
 
-# -- the officers' view -------------------------------------------------------------------
-
-
-def list_deliveries(
-    session: Session,
-    *,
-    failed_only: bool = False,
-    channel: Channel | None = None,
-    limit: int = 50,
-) -> list[tuple[Delivery, Person]]:
-    """The most recent deliveries with their addressee, newest first.
-
-    Args:
-        session: an open session.
-        failed_only: only the failed ones (what officers must look at).
-        channel: only this channel.
-        limit: the most rows to return.
-
-    Returns:
-        (delivery, person) pairs.
-    """
-    query = select(Delivery, Person).join(Person, col(Person.id) == col(Delivery.person_id))
-    if failed_only:
-        query = query.where(col(Delivery.status) == DeliveryStatus.FAILED)
-    if channel is not None:
-        query = query.where(col(Delivery.channel) == channel.value)
-    query = query.order_by(col(Delivery.id).desc()).limit(limit)
-    return [(delivery, person) for delivery, person in session.exec(query).all()]
-
-
-def count_deliveries(
-    session: Session, *, failed_only: bool = False, channel: Channel | None = None
-) -> Counter[tuple[str, str]]:
-    """How many deliveries there are per (status, channel).
-
-    Args:
-        session: an open session.
-        failed_only: count only the failed ones.
-        channel: count only this channel.
-
-    Returns:
-        A counter keyed by (status value, channel value).
-    """
-    query = select(Delivery.status, Delivery.channel, func.count()).group_by(
-        col(Delivery.status), col(Delivery.channel)
-    )
-    if failed_only:
-        query = query.where(col(Delivery.status) == DeliveryStatus.FAILED)
-    if channel is not None:
-        query = query.where(col(Delivery.channel) == channel.value)
-    counts: Counter[tuple[str, str]] = Counter()
-    for status, channel_name, n in session.exec(query).all():
-        counts[(DeliveryStatus(status).value, channel_name)] += n
-    return counts
-
-
 __all__ = [
     "LEASE",
     "DispatchStats",
     "Dispatcher",
-    "count_deliveries",
-    "list_deliveries",
 ]

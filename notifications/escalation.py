@@ -9,9 +9,11 @@ One policy, in the settings:
   officers of the person's unit or a unit above it, or every officer when none);
 * a warning waiting for its addressee reminds them ``WARNING_REMIND_DAYS_<COLOUR>``
   days before its deadline; when the deadline passes it rises one colour with a
-  new deadline (``WARNING_DEADLINE_DAYS_<COLOUR>`` from now) and the person (on
-  every channel), their supervisor and the issuing officer are told; an overdue
-  red is flagged for disciplinary follow-up and the issuing officer is told.
+  new deadline (``WARNING_DEADLINE_DAYS_<COLOUR>`` from now); an overdue red is
+  flagged for disciplinary follow-up.  Who is told of an escalation or a flag is
+  the domain's (:func:`riskprompt.models.warnings.escalate_warning` and
+  :func:`~riskprompt.models.warnings.flag_warning` write the notices); the
+  dispatcher expands them.
 
 Every step is due on a row: ``Prompt.remind_at`` and ``Warning.next_step_at``.
 :func:`run_follow_ups` takes what is due, oldest first, and takes each step once:
@@ -34,31 +36,39 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
-from riskprompt.config.i18n import N_, format_number, translator
+from riskprompt.config.i18n import format_number, translator
 from riskprompt.config.settings import Settings
 from riskprompt.models.audit import record
 from riskprompt.models.catalog import Unit
 from riskprompt.models.clock import Clock
 from riskprompt.models.people import Channel, Person, Role
-from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptKind, PromptStatus
+from riskprompt.models.prompts import Delivery, Prompt, PromptKind, PromptStatus
 from riskprompt.models.warnings import (
     NEXT_COLOUR,
     WAITING_STATES,
     Warning,
     WarningColour,
+    default_deadline,
     escalate_warning,
     flag_warning,
 )
 from riskprompt.notifications.links import ACK_URL_PLACEHOLDER, AckLinks
-from riskprompt.notifications.outbox import ack_links, first_channel
+from riskprompt.notifications.outbox import (
+    DeliveryKey,
+    ack_links,
+    delivery_values,
+    enqueue,
+    first_channel,
+)
 from riskprompt.notifications.rendering import (
     Rendered,
+    UnacknowledgedRow,
     reader_locale,
     render_prompt_reminder,
     render_unacknowledged_list,
     with_buttons,
 )
-from riskprompt.notifications.warnings import create_warning_delivery, default_deadline
+from riskprompt.notifications.warnings import queue_warning_message
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +83,8 @@ class FollowUpStats:
     Attributes:
         prompt_reminders: unacknowledged prompts re-sent.
         officer_lists: lists of people who have not acknowledged, queued to officers.
-        people_listed: prompts named on those lists.
+        people_listed: prompts reported on those lists (a person with several
+            prompts is one line of a list, their prompts grouped).
         warning_reminders: warning reminders queued.
         reminders_skipped: warning reminders overtaken by a later step (after downtime).
         escalations: warnings that rose one colour.
@@ -297,25 +308,15 @@ class _ReminderRenderer:
         self, prompt: Prompt, person: Person, channel: Channel, step: int
     ) -> dict[str, object]:
         """The values of the reminder's delivery row."""
-        rendered = self._rendered(prompt, person, channel, step)
-        return {
-            "prompt_id": prompt.id,
-            "person_id": person.id or 0,
-            "channel": channel.value,
-            "subject": rendered.subject,
-            "body": rendered.text,
-            "html": rendered.html,
-            "extra": {
-                "parts": list(rendered.parts),
-                "buttons": [[b.label, b.data] for b in rendered.buttons],
-                "reminder": step,
-            },
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "due_at": self.now,
-            "idempotency_key": f"p{prompt.id}-{channel.value}-rem{step}",
-            "created_at": self.now,
-        }
+        return delivery_values(
+            person_id=person.id or 0,
+            channel=channel,
+            rendered=self._rendered(prompt, person, channel, step),
+            key=DeliveryKey.prompt_reminder(prompt.id, channel, step),
+            due_at=self.now,
+            prompt_id=prompt.id,
+            extra={"reminder": step},
+        )
 
 
 def _ancestors(session: Session) -> dict[int, list[int]]:
@@ -405,38 +406,43 @@ def _queue_officer_lists(
                 "officer %s cannot be reached with the unacknowledged list", officer.staff_id
             )
             continue
+        rows = _people_rows(items, units)
         rendered = render_unacknowledged_list(
-            rows=[
-                (
-                    person.name,
-                    person.staff_id,
-                    units.get(person.unit_id, ""),
-                    prompt.title,
-                    prompt.id or 0,
-                )
-                for prompt, person in items
-            ],
+            rows=rows,
             reminders=settings.PROMPT_REMINDERS,
             reader=officer,
             channel=channel,
             settings=settings,
         )
         first = min(prompt.id or 0 for prompt, _person in items)
-        session.add(
-            Delivery(
-                person_id=officer_id,
-                channel=channel.value,
-                subject=rendered.subject,
-                body=rendered.text,
-                html=rendered.html,
-                extra={"parts": list(rendered.parts), "buttons": [], "unacknowledged": len(items)},
-                status=DeliveryStatus.PENDING,
-                due_at=now,
-                idempotency_key=f"ua{officer_id}-p{first}",
-                created_at=now,
-            )
+        enqueue(
+            session,
+            person=officer,
+            channel=channel,
+            rendered=rendered,
+            key=DeliveryKey.officer_list(officer_id, first),
+            due_at=now,
+            extra={"unacknowledged": len(rows), "prompts": len(items)},
         )
         stats.officer_lists += 1
+
+
+def _people_rows(
+    items: Sequence[tuple[Prompt, Person]], units: dict[int | None, str]
+) -> list[UnacknowledgedRow]:
+    """One row per person (in the order first met), their prompts grouped on it."""
+    grouped: dict[int, tuple[Person, list[Prompt]]] = {}
+    for prompt, person in items:
+        grouped.setdefault(person.id or 0, (person, []))[1].append(prompt)
+    return [
+        UnacknowledgedRow(
+            name=person.name,
+            staff_id=person.staff_id,
+            unit=units.get(person.unit_id, ""),
+            prompts=tuple((p.title, p.id or 0) for p in sorted(prompts, key=lambda p: p.id or 0)),
+        )
+        for person, prompts in grouped.values()
+    ]
 
 
 # -- warnings -----------------------------------------------------------------------------
@@ -534,11 +540,9 @@ def _follow_up_warning(
             continue
         if WarningColour(warning.colour) is WarningColour.RED:
             flag_warning(session, warning=warning, clock=clock)
-            _notify_flag(session, warning, now, settings)
             stats.flagged += 1
             return
         target = NEXT_COLOUR[WarningColour(warning.colour)]
-        previous = WarningColour(warning.colour)
         escalate_warning(
             session,
             warning=warning,
@@ -550,26 +554,10 @@ def _follow_up_warning(
         warning.reminders_sent = sum(
             1 for step in fresh if step.days is not None and step.at <= now
         )
-        if person is not None:
-            _notify_escalation(session, warning, person, previous, now, settings)
         stats.escalations += 1
         break
     remaining = [step for step in warning_steps(warning, settings) if step.at > now]
     warning.next_step_at = remaining[0].at if remaining else now
-
-
-def _headline(msgid: str, **values: object) -> Callable[[str], str]:
-    """A headline translated for each reader's locale (colours by their name)."""
-
-    def text(locale: str) -> str:
-        gettext = translator(locale).gettext
-        shown = {
-            key: gettext(value.label) if isinstance(value, WarningColour) else value
-            for key, value in values.items()
-        }
-        return gettext(msgid) % shown
-
-    return text
 
 
 def _reminder_headline(days: float) -> Callable[[str], str]:
@@ -599,7 +587,7 @@ def _remind_warning(
 ) -> None:
     tag = f"rm{warning.escalations}.{warning.reminders_sent}"
     for channel in _channels_for(warning, person):
-        create_warning_delivery(
+        queue_warning_message(
             session,
             warning=warning,
             reader=person,
@@ -609,81 +597,6 @@ def _remind_warning(
             headline=_reminder_headline(step.days or 0),
             tag=tag,
         )
-
-
-def _notify_escalation(
-    session: Session,
-    warning: Warning,
-    person: Person,
-    previous: WarningColour,
-    now: datetime,
-    settings: Settings,
-) -> None:
-    """The person on every channel, their supervisor and the issuing officer."""
-    headline = _headline(
-        N_("Escalated from %(from)s to %(to)s: the deadline passed without a correction."),
-        **{"from": previous, "to": WarningColour(warning.colour)},
-    )
-    tag = f"esc{warning.escalations}"
-    for channel in person.reachable_channels():
-        create_warning_delivery(
-            session,
-            warning=warning,
-            reader=person,
-            channel=channel,
-            now=now,
-            settings=settings,
-            headline=headline,
-            tag=tag,
-        )
-    readers = []
-    supervisor = session.get(Person, person.supervisor_id) if person.supervisor_id else None
-    if supervisor is not None and supervisor.active:
-        readers.append((supervisor, "supervisor"))
-    officer = session.get(Person, warning.issued_by_id)
-    if officer is not None and officer.active and officer.id != getattr(supervisor, "id", None):
-        readers.append((officer, "officer"))
-    for reader, role in readers:
-        _notice(session, warning, person, reader, role, now, settings, headline, tag)
-
-
-def _notify_flag(session: Session, warning: Warning, now: datetime, settings: Settings) -> None:
-    person = session.get(Person, warning.person_id)
-    officer = session.get(Person, warning.issued_by_id)
-    if person is None or officer is None or not officer.active:
-        log.warning("warning %s flagged; its officer cannot be told", warning.id)
-        return
-    headline = _headline(N_("Overdue red warning: flagged for disciplinary follow-up."))
-    _notice(session, warning, person, officer, "officer", now, settings, headline, "flag")
-
-
-def _notice(
-    session: Session,
-    warning: Warning,
-    person: Person,
-    reader: Person,
-    role: str,
-    now: datetime,
-    settings: Settings,
-    headline: Callable[[str], str],
-    tag: str,
-) -> None:
-    channel = first_channel(reader)
-    if channel is None:
-        log.warning("warning %s: %s cannot be reached with a notice", warning.id, reader.staff_id)
-        return
-    create_warning_delivery(
-        session,
-        warning=warning,
-        reader=reader,
-        channel=channel,
-        now=now,
-        settings=settings,
-        subject=person,
-        headline=headline,
-        notice_role=role,
-        tag=tag,
-    )
 
 
 __all__ = [

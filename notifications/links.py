@@ -1,12 +1,20 @@
-"""Signed, expiring acknowledgement links (``GET /ack/<token>``) for emails.
+"""Signed, expiring links to the page of a prompt or warning: ``/ack/<token>``, ``/a/<token>``.
 
-The token names what is acknowledged and by whom; it is signed with
-``RISKPROMPT_SECRET_KEY`` (itsdangerous), so a tampered token is refused, and it
-expires, so an old email cannot act for ever.
+The token names what the page shows and for whom; it is signed with
+``RISKPROMPT_SECRET_KEY``, so a tampered token is refused, and it expires, so an
+old message cannot act for ever.  Emails carry the long form (itsdangerous,
+``/ack/<token>``); an SMS, where every character counts, the short form
+(``/a/<token>``, about 25 characters: the ids and the hour in base 36 and a
+64-bit HMAC-SHA256 tag).  Both are stateless: nothing is stored per link.  The
+page itself (``riskprompt.web.ack``) never acts on GET.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -84,9 +92,121 @@ def ack_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/ack/{token}"
 
 
+# -- the short form (SMS) --------------------------------------------------------------------
+
+_SHORT_SALT = b"riskprompt.ack.short"
+#: Bytes of the HMAC-SHA256 tag kept (64 bits: forging one is 2**63 tries on the web app).
+_SHORT_TAG_BYTES = 8
+_SHORT_TAG_CHARS = 11  # base64url of 8 bytes, unpadded
+_SHORT_KINDS = {"p": "prompt", "w": "warning"}
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_SHORT_FORM = re.compile(
+    r"(?P<kind>[pw])(?P<id>[0-9a-z]{1,13})\.(?P<person>[0-9a-z]{1,13})\.(?P<hour>[0-9a-z]{1,8})"
+    rf"(?P<tag>[A-Za-z0-9_-]{{{_SHORT_TAG_CHARS}}})"
+)
+#: Longest short token read (the ids of a 64-bit table, the hour and the tag).
+MAX_SHORT_TOKEN_LENGTH = 60
+
+
+def _base36(number: int) -> str:
+    if number < 0:
+        raise ValueError("negative")
+    digits = ""
+    while True:
+        number, rest = divmod(number, 36)
+        digits = _BASE36[rest] + digits
+        if not number:
+            return digits
+
+
+def _short_tag(secret_key: str, payload: str) -> str:
+    key = hmac.new(secret_key.encode("utf-8"), _SHORT_SALT, hashlib.sha256).digest()
+    tag = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()[:_SHORT_TAG_BYTES]
+    return base64.urlsafe_b64encode(tag).rstrip(b"=").decode("ascii")
+
+
+def make_short_token(secret_key: str, target: AckTarget, *, now: datetime) -> str:
+    """A short signed token for ``target`` (an SMS link), stamped with the hour of ``now``."""
+    payload = (
+        f"{target.kind[0]}{_base36(target.id)}.{_base36(target.person_id)}"
+        f".{_base36(int(now.timestamp()) // 3600)}"
+    )
+    return payload + _short_tag(secret_key, payload)
+
+
+def read_short_token(
+    secret_key: str, token: str, *, now: datetime, max_age: timedelta = ACK_LINK_TTL
+) -> AckTarget:
+    """The target of a token made by :func:`make_short_token`.
+
+    The age counts from the start of the hour it was made in, so a link lapses at
+    most an hour before ``max_age``.
+
+    Raises:
+        LinkInvalid: tampered, truncated, signed with another key or stamped ahead.
+        LinkExpired: genuine but older than ``max_age``.
+    """
+    found = _SHORT_FORM.fullmatch(token) if len(token) <= MAX_SHORT_TOKEN_LENGTH else None
+    if found is None:
+        raise LinkInvalid("not a short token")
+    payload = token[:-_SHORT_TAG_CHARS]
+    if not hmac.compare_digest(found["tag"], _short_tag(secret_key, payload)):
+        raise LinkInvalid("bad signature")
+    issued = int(found["hour"], 36) * 3600
+    age = now.timestamp() - issued
+    if age < -3600:
+        raise LinkInvalid("stamped in the future")
+    if age > max_age.total_seconds():
+        raise LinkExpired(f"the link is older than {max_age}")
+    return AckTarget(
+        kind=_SHORT_KINDS[found["kind"]],  # type: ignore[arg-type]
+        id=int(found["id"], 36),
+        person_id=int(found["person"], 36),
+    )
+
+
+def short_url(public_url: str, token: str) -> str:
+    """The link placed in an SMS: ``<public url>/a/<short token>``."""
+    return f"{public_url.rstrip('/')}/a/{token}"
+
+
+def read_any_token(secret_key: str, token: str, *, now: datetime) -> AckTarget:
+    """The target of a long (email) or short (SMS) token.
+
+    Raises:
+        LinkInvalid: neither form, tampered or not ours.
+        LinkExpired: genuine but too old.
+    """
+    if _SHORT_FORM.fullmatch(token):
+        return read_short_token(secret_key, token, now=now)
+    return read_ack_token(secret_key, token, now=now)
+
+
+def form_key(secret_key: str, token: str) -> str:
+    """The hidden field of the page's forms: an HMAC of the link's token.
+
+    A cross-site form cannot post blindly: it must know the token (the
+    capability) and the secret-derived key it is checked against.
+    """
+    key = hmac.new(secret_key.encode("utf-8"), b"riskprompt.ack.form", hashlib.sha256).digest()
+    return hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def check_form_key(secret_key: str, token: str, value: str | None) -> bool:
+    """Whether ``value`` is the form key of ``token`` (compared in constant time)."""
+    return bool(value) and hmac.compare_digest(
+        str(value).encode("utf-8"), form_key(secret_key, token).encode("utf-8")
+    )
+
+
 #: Stands for the per-prompt link in a message rendered once for many readers; each
 #: delivery gets its own signed link in its place (see :class:`AckLinks`).
 ACK_URL_PLACEHOLDER = "https://riskprompt.invalid/ack/RP-ACK-LINK"
+#: What an SMS link may take of the SMS budget; the SMS placeholder is this long, so
+#: the renderer fits the text around a link of that length.
+SMS_LINK_BUDGET = 44
+#: Stands for the short link in an SMS rendered once for many readers (``SMS_LINK_BUDGET`` long).
+SMS_LINK_PLACEHOLDER = "https://riskprompt.invalid/a/RP-SMS-LINK".ljust(SMS_LINK_BUDGET, "x")
 
 
 def public_base(public_url: str | None, web_host: str, web_port: int) -> str:
@@ -112,7 +232,26 @@ class AckLinks:
         target = AckTarget(kind="warning", id=warning_id, person_id=person_id)
         return ack_url(self.base, make_ack_token(self.secret_key, target, now=self.now))
 
+    def short(self, target: AckTarget) -> str:
+        """The short link (SMS) to the page of ``target``."""
+        return short_url(self.base, make_short_token(self.secret_key, target, now=self.now))
+
     @staticmethod
     def fill(text: str | None, url: str) -> str | None:
-        """``text`` with the placeholder replaced by ``url``."""
+        """``text`` with the email placeholder replaced by ``url``."""
         return text.replace(ACK_URL_PLACEHOLDER, url) if text else text
+
+    def fill_for(self, text: str | None, target: AckTarget) -> str | None:
+        """``text`` with each placeholder (email, SMS) replaced by ``target``'s own link.
+
+        One call for every channel: a delivery's body (and HTML) goes through it
+        whatever its channel; a text without placeholder comes back unchanged.
+        """
+        if not text:
+            return text
+        if ACK_URL_PLACEHOLDER in text:
+            token = make_ack_token(self.secret_key, target, now=self.now)
+            text = text.replace(ACK_URL_PLACEHOLDER, ack_url(self.base, token))
+        if SMS_LINK_PLACEHOLDER in text:
+            text = text.replace(SMS_LINK_PLACEHOLDER, self.short(target))
+        return text

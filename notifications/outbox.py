@@ -1,13 +1,18 @@
-"""The outbox: a delivery row per message to send, created in the planner's transaction.
+"""The outbox: one :func:`enqueue` for every delivery row, one :class:`DeliveryKey` for its key.
 
-The planner calls :func:`create_delivery` for a prompt's first channel; the
-dispatcher calls :func:`fallback_delivery` when a channel fails for good, and
-:func:`message_for` to turn a claimed row into what a channel adapter sends.
+The planner writes a prompt's first delivery with :func:`create_delivery` (its
+bulk insert takes :func:`delivery_values` rows); reminders, officers' lists,
+expanded notices (:mod:`riskprompt.notifications.notices`), invitations and the
+fallbacks all add theirs with :func:`enqueue`.  The dispatcher turns a claimed row
+into what a channel adapter sends with :func:`message_for`.
 """
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -15,19 +20,177 @@ from riskprompt.config.settings import Settings
 from riskprompt.models.people import Channel, Person
 from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt
 from riskprompt.notifications.channels.base import Button, Message
-from riskprompt.notifications.links import AckLinks, public_base
-from riskprompt.notifications.rendering import render_prompt
+from riskprompt.notifications.links import AckLinks, AckTarget, public_base
+from riskprompt.notifications.rendering import Rendered, render_prompt
+
+#: The idempotency key column's width.
+KEY_MAX_CHARS = 64
 
 
-def delivery_key_for(prompt_id: int | None, channel: Channel, replaces_id: int | None) -> str:
-    """The idempotency key: one delivery per prompt and channel (and per fallback step)."""
-    suffix = f"-r{replaces_id}" if replaces_id is not None else ""
-    return f"p{prompt_id}-{channel.value}{suffix}"
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """The idempotency key of one outbox row; ``str(key)`` is what the column holds.
+
+    Built with the class methods, one per kind of row, so that every writer spells
+    its keys alike: ``p12-sms`` (a prompt), ``p12-sms-rem1`` (its reminder),
+    ``w7-email-esc1-sup`` (a warning message: tag, then the reader's role),
+    ``n40-telegram`` (a notice), ``ua3-p12`` (an officer's list), ``invite-…``,
+    ``doctor-…``, and ``-r<id>`` on the fallback of delivery ``<id>``.
+
+    Attributes:
+        head: what the row is for (``p12``, ``w7``, ``n40``, ``ua3``, ``invite``).
+        parts: what follows, in order (the channel, a tag, a role, ``p12``).
+        replaces: the failed delivery this one falls back from.
+    """
+
+    head: str
+    parts: tuple[str, ...] = ()
+    replaces: int | None = None
+
+    def __str__(self) -> str:
+        key = "-".join((self.head, *(part for part in self.parts if part)))
+        if self.replaces is not None:
+            key += f"-r{self.replaces}"
+        if len(key) > KEY_MAX_CHARS:  # pragma: no cover - ids of 20 digits
+            raise ValueError(f"delivery key longer than {KEY_MAX_CHARS} characters: {key}")
+        return key
+
+    def falling_back(self, failed_id: int | None) -> DeliveryKey:
+        """The same key for the fallback of delivery ``failed_id`` (None: unchanged)."""
+        return replace(self, replaces=failed_id)
+
+    @classmethod
+    def prompt(
+        cls, prompt_id: int | None, channel: Channel, replaces: int | None = None
+    ) -> DeliveryKey:
+        """A prompt on a channel: one per prompt and channel (and fallback step)."""
+        return cls(f"p{prompt_id}", (channel.value,), replaces)
+
+    @classmethod
+    def prompt_reminder(cls, prompt_id: int | None, channel: Channel, step: int) -> DeliveryKey:
+        """The ``step``-th reminder of an unacknowledged prompt."""
+        return cls(f"p{prompt_id}", (channel.value, f"rem{step}"))
+
+    @classmethod
+    def warning(
+        cls,
+        warning_id: int | None,
+        channel: Channel,
+        *,
+        tag: str = "",
+        role: str = "",
+        replaces: int | None = None,
+    ) -> DeliveryKey:
+        """A warning's message: ``tag`` says which (``rm0.1``, ``esc1``, ``flag``), ``role``
+        the reader when not the addressee (``sup``, ``off``)."""
+        return cls(f"w{warning_id}", (channel.value, tag, role), replaces)
+
+    @classmethod
+    def notice(
+        cls, notice_id: int | None, channel: Channel, replaces: int | None = None
+    ) -> DeliveryKey:
+        """A notice (:mod:`riskprompt.models.notices`) on one of its reader's channels."""
+        return cls(f"n{notice_id}", (channel.value,), replaces)
+
+    @classmethod
+    def officer_list(cls, officer_id: int | None, first_prompt_id: int | None) -> DeliveryKey:
+        """An officer's list of people who have not acknowledged (by its first prompt)."""
+        return cls(f"ua{officer_id}", (f"p{first_prompt_id}",))
+
+    @classmethod
+    def invite(cls) -> DeliveryKey:
+        """A chat invitation: each is new."""
+        return cls("invite", (uuid.uuid4().hex,))
+
+    @classmethod
+    def doctor(cls) -> DeliveryKey:
+        """A ``riskprompt doctor`` test message: each is new."""
+        return cls("doctor", (uuid.uuid4().hex,))
 
 
-def delivery_key(prompt: Prompt, channel: Channel, attempt_of: Delivery | None) -> str:
-    """:func:`delivery_key_for` a prompt and the delivery it replaces, if any."""
-    return delivery_key_for(prompt.id, channel, attempt_of.id if attempt_of is not None else None)
+def delivery_values(
+    *,
+    person_id: int,
+    channel: Channel,
+    rendered: Rendered,
+    key: DeliveryKey,
+    due_at: datetime,
+    prompt_id: int | None = None,
+    warning_id: int | None = None,
+    notice_id: int | None = None,
+    replaces_id: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The column values of one pending delivery (for :func:`enqueue` and bulk inserts)."""
+    return {
+        "prompt_id": prompt_id,
+        "warning_id": warning_id,
+        "notice_id": notice_id,
+        "person_id": person_id,
+        "channel": channel.value,
+        "replaces_id": replaces_id,
+        "subject": rendered.subject,
+        "body": rendered.text,
+        "html": rendered.html,
+        "extra": {
+            "parts": list(rendered.parts),
+            "buttons": [[b.label, b.data] for b in rendered.buttons],
+            **(extra or {}),
+        },
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "due_at": due_at,
+        "idempotency_key": str(key),
+        "created_at": due_at,
+    }
+
+
+def enqueue(
+    session: Session,
+    *,
+    person: Person,
+    channel: Channel,
+    rendered: Rendered,
+    key: DeliveryKey,
+    due_at: datetime,
+    prompt_id: int | None = None,
+    warning_id: int | None = None,
+    notice_id: int | None = None,
+    replaces: Delivery | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Delivery:
+    """Add one rendered message to the outbox, in the caller's transaction.
+
+    Args:
+        session: the open session; the caller commits the row with what caused it.
+        person: the reader.
+        channel: a channel that reaches them.
+        rendered: the message, rendered for that channel and the reader's locale.
+        key: its idempotency key (a second row with the same key is refused).
+        due_at: when it may go (and when it was created).
+        prompt_id / warning_id / notice_id: what the message is about.
+        replaces: the failed delivery this one falls back from.
+        extra: more to keep in ``extra`` (beside parts and buttons).
+
+    Returns:
+        The delivery (added, not flushed).
+    """
+    delivery = Delivery(
+        **delivery_values(
+            person_id=person.id or 0,
+            channel=channel,
+            rendered=rendered,
+            key=key,
+            due_at=due_at,
+            prompt_id=prompt_id,
+            warning_id=warning_id,
+            notice_id=notice_id,
+            replaces_id=replaces.id if replaces is not None else None,
+            extra=extra,
+        )
+    )
+    session.add(delivery)
+    return delivery
 
 
 def create_delivery(
@@ -50,25 +213,29 @@ def create_delivery(
     rendered = render_prompt(
         prompt=prompt, person=person, channel=channel, settings=settings, ack_url=url
     )
-    delivery = Delivery(
-        prompt_id=prompt.id,
-        person_id=person.id or 0,
-        channel=channel.value,
-        replaces_id=replaces.id if replaces is not None else None,
-        subject=rendered.subject,
-        body=rendered.text,
-        html=rendered.html,
-        extra={
-            "parts": list(rendered.parts),
-            "buttons": [[b.label, b.data] for b in rendered.buttons],
-        },
-        status=DeliveryStatus.PENDING,
+    if channel is Channel.SMS:
+        target = AckTarget(kind="prompt", id=prompt.id or 0, person_id=person.id or 0)
+        rendered = with_links(rendered, ack_links(settings, prompt.created_at), target)
+    return enqueue(
+        session,
+        person=person,
+        channel=channel,
+        rendered=rendered,
+        key=DeliveryKey.prompt(prompt.id, channel, replaces.id if replaces is not None else None),
         due_at=due_at,
-        idempotency_key=delivery_key(prompt, channel, replaces),
-        created_at=due_at,
+        prompt_id=prompt.id,
+        replaces=replaces,
     )
-    session.add(delivery)
-    return delivery
+
+
+def with_links(rendered: Rendered, links: AckLinks, target: AckTarget) -> Rendered:
+    """``rendered`` with its link placeholders (email, SMS) replaced by ``target``'s links."""
+    return replace(
+        rendered,
+        text=links.fill_for(rendered.text, target) or "",
+        html=links.fill_for(rendered.html, target),
+        parts=tuple(links.fill_for(part, target) or "" for part in rendered.parts),
+    )
 
 
 def ack_links(settings: Settings, now: datetime) -> AckLinks:
@@ -90,18 +257,11 @@ def next_channel(person: Person, after: Channel) -> Channel | None:
     return next((c for c in later if person.address_for(c) and c is not after), None)
 
 
-def fallback_delivery(
+def prompt_fallback(
     session: Session, *, failed: Delivery, person: Person, now: datetime, settings: Settings
 ) -> Delivery | None:
-    """Queue the prompt (or warning) of a failed delivery on the person's next channel, if any."""
-    if failed.prompt_id is None:
-        if failed.warning_id is None:
-            return None
-        # Imported here: notifications.warnings builds its deliveries on this module.
-        from riskprompt.notifications.warnings import warning_fallback
-
-        return warning_fallback(session, failed=failed, person=person, now=now, settings=settings)
-    prompt = session.get(Prompt, failed.prompt_id)
+    """Queue the prompt of a failed delivery on the person's next channel, if any."""
+    prompt = session.get(Prompt, failed.prompt_id) if failed.prompt_id is not None else None
     if prompt is None:
         return None
     channel = next_channel(person, Channel(failed.channel))

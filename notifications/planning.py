@@ -1,13 +1,19 @@
 """Planning: which risk prompts (风险提示) are due, written with their deliveries.
 
-Two planners share one bulk writer:
+This module decides *when*; the rules are in ``models/``.  Two planners share one
+bulk writer:
 
 * the monthly cycle (:func:`plan_monthly_cycle`): one prompt per (person, post)
   held during a period, listing the post's risk points high first with their
-  control measures and the month's key work (重点工作, :func:`set_focus`);
-* special prompts (特别提示, :func:`issue_special_prompt`): an officer's text to a
-  target (a person, a post, a unit, a risk level or everyone), expanded into one
-  prompt per person when due (:func:`expand_due_broadcasts`).
+  control measures and the month's key work (重点工作,
+  :func:`riskprompt.models.monthly.set_focus`);
+* special prompts (特别提示, issued by
+  :func:`riskprompt.models.special.issue_special_prompt`): an officer's text to a
+  target, expanded into one prompt per person of the issuer's scope when due
+  (:func:`expand_due_broadcasts`; at once for one due now, :func:`issue_and_expand`).
+
+Dry runs (:func:`preview_monthly_cycle`, :func:`preview_special_prompt`) say whom
+a run would reach on which channel, and write nothing.
 
 Both are idempotent and safe to run on two processes at once: prompts are inserted
 with ``INSERT ... ON CONFLICT DO NOTHING ... RETURNING`` on their unique constraint
@@ -23,14 +29,13 @@ the one-at-a-time path (fallbacks) and produces the same rows.
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -38,13 +43,13 @@ from sqlalchemy import Connection, Engine, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from riskprompt.config.i18n import N_
 from riskprompt.config.settings import Settings
 from riskprompt.models.audit import record
 from riskprompt.models.catalog import Post, RiskLevel, RiskPoint, Unit
 from riskprompt.models.clock import Clock
-from riskprompt.models.errors import DomainError, InvalidInput, NotFound
-from riskprompt.models.people import Assignment, Channel, Person, require_officer
+from riskprompt.models.errors import DomainError, InvalidInput
+from riskprompt.models.monthly import check_cycle_period
+from riskprompt.models.people import Assignment, Channel, Person
 from riskprompt.models.periods import (
     current_period,
     local_day,
@@ -55,6 +60,7 @@ from riskprompt.models.periods import (
 )
 from riskprompt.models.prompts import (
     Broadcast,
+    BroadcastStatus,
     CycleRun,
     Delivery,
     DeliveryStatus,
@@ -63,11 +69,12 @@ from riskprompt.models.prompts import (
     PromptKind,
     PromptStatus,
 )
-from riskprompt.models.queries import active_assignment_filter, get_person, is_row_id, resolve_unit
-from riskprompt.models.text import check_storable
+from riskprompt.models.scope import scope_unit_ids
+from riskprompt.models.special import issue_special_prompt, plan_special_prompt
+from riskprompt.models.targets import Target, parse_target, resolve_target
 from riskprompt.notifications.escalation import first_reminder_at
-from riskprompt.notifications.links import ACK_URL_PLACEHOLDER, AckLinks
-from riskprompt.notifications.outbox import ack_links, delivery_key_for, first_channel
+from riskprompt.notifications.links import ACK_URL_PLACEHOLDER, AckLinks, AckTarget
+from riskprompt.notifications.outbox import DeliveryKey, ack_links, first_channel
 from riskprompt.notifications.rendering import (
     View,
     ack_buttons,
@@ -483,9 +490,11 @@ class _OutboxWriter:
         buttons_json = _dumps([[b.label, b.data] for b in buttons])
         extra = f'{{"parts":{variant.parts_json},"buttons":{buttons_json}}}'
         body, html = variant.body, variant.html
-        if channel is Channel.EMAIL and snapshot.requires_ack:
-            url = self.links.for_prompt(prompt_id, recipient.person_id)
-            body, html = AckLinks.fill(body, url) or "", AckLinks.fill(html, url)
+        if (channel is Channel.EMAIL and snapshot.requires_ack) or channel is Channel.SMS:
+            # each reader's own signed link in place of the placeholder (email, SMS)
+            target = AckTarget(kind="prompt", id=prompt_id, person_id=recipient.person_id)
+            body = self.links.fill_for(body, target) or ""
+            html = self.links.fill_for(html, target)
         return (
             prompt_id,
             recipient.person_id,
@@ -497,7 +506,7 @@ class _OutboxWriter:
             self._pending,
             0,
             self._now,
-            delivery_key_for(prompt_id, channel, None),
+            str(DeliveryKey.prompt(prompt_id, channel)),
             self._now,
         )
 
@@ -629,20 +638,15 @@ def _by_rank(point: tuple[int, int, dict[str, Any]]) -> tuple[int, int]:
     return point[0], point[1]
 
 
-def _candidates(period: str) -> Any:
-    """Active people and the posts they hold at any time in ``period``, post by post."""
+def _candidates(period: str, *extra: Any) -> Any:
+    """Active people and the posts they hold at any time in ``period``, post by post.
+
+    The columns are the post, the person and their other :data:`_RECIPIENT_COLUMNS`, then
+    ``extra``.
+    """
     first, last = period_bounds(period)
     return (
-        select(
-            Assignment.post_id,
-            Assignment.person_id,
-            Person.locale,
-            Person.channels,
-            Person.telegram_chat_id,
-            Person.mobile,
-            Person.email,
-            Person.sms_opt_out,
-        )
+        select(Assignment.post_id, Assignment.person_id, *_RECIPIENT_COLUMNS[1:], *extra)
         .join(Person, col(Person.id) == Assignment.person_id)
         .where(
             col(Person.active).is_(True),
@@ -674,6 +678,7 @@ def plan_monthly_cycle(
     clock: Clock,
     settings: Settings,
     chunk_size: int = CHUNK_SIZE,
+    force: bool = False,
 ) -> CycleResult:
     """Plan a period's monthly risk prompts and queue their deliveries.
 
@@ -693,14 +698,16 @@ def plan_monthly_cycle(
         clock: the clock (the prompts' creation and the deliveries' due time).
         settings: the settings (default locale, time zone).
         chunk_size: prompts per transaction.
+        force: plan a period more than a month ahead all the same
+            (:func:`riskprompt.models.monthly.check_cycle_period`).
 
     Returns:
         The counts of what this run did.
 
     Raises:
-        InvalidInput: the period is malformed.
+        InvalidInput: the period is malformed, or too far ahead without ``force``.
     """
-    period = parse_period(period)
+    period = check_cycle_period(period, clock=clock, settings=settings, force=force)
     started = time.perf_counter()
     now = clock.now()
     _start_cycle_run(engine, period=period, now=now)
@@ -846,256 +853,113 @@ def missed_periods(
     return [p for p in periods if p not in done]
 
 
-# -- key work ------------------------------------------------------------------------------
-
-
-def set_focus(
-    session: Session,
-    *,
-    actor: Person,
-    period: str,
-    text: str,
-    unit_id: int | None = None,
-    clock: Clock,
-) -> FocusWork:
-    """Set the month's key work (重点工作) for every unit, or for one unit and its sub-units.
-
-    Setting it again replaces the text.  The caller commits.
-
-    Args:
-        session: the open session.
-        actor: the officer setting it.
-        period: the period, ``YYYY-MM``.
-        text: the key work, e.g. ``年底集中采购和资金拨付``.
-        unit_id: the unit it applies to (with its sub-units); None for everyone.
-        clock: the clock.
-
-    Returns:
-        The key work row (flushed).
-
-    Raises:
-        PermissionDenied: the actor is not an officer.
-        InvalidInput: a malformed period or an empty text.
-        NotFound: no such unit.
-    """
-    require_officer(actor)
-    period = parse_period(period)
-    text = check_storable(text.strip(), N_("the key work text"))
-    if not text:
-        raise InvalidInput(N_("the key work text is empty"))
-    if unit_id is not None and session.get(Unit, unit_id) is None:
-        raise NotFound(N_("no unit %(ref)r"), ref=str(unit_id))
-    now = clock.now()
-    query = select(FocusWork).where(FocusWork.period == period)
-    query = query.where(
-        col(FocusWork.unit_id).is_(None) if unit_id is None else FocusWork.unit_id == unit_id
-    )
-    focus = session.exec(query).first()
-    if focus is None:
-        focus = FocusWork(
-            period=period, unit_id=unit_id, text=text, set_by_id=actor.id or 0, updated_at=now
-        )
-    else:
-        focus.text = text
-        focus.set_by_id = actor.id or 0
-        focus.updated_at = now
-    session.add(focus)
-    session.flush()
-    record(
-        session,
-        at=now,
-        actor_id=actor.id,
-        action="focus.set",
-        subject_type="focus_work",
-        subject_id=focus.id,
-        data={"period": period, "unit_id": unit_id, "text": text},
-    )
-    return focus
+# -- dry runs ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class FocusRow:
-    """A key work with its unit's name (None: every unit) and who set it."""
+class ReachRow:
+    """One person a run would reach: on which channel, with how many messages."""
 
-    focus: FocusWork
-    unit: str | None
-    set_by: str
-
-
-def list_focus(session: Session, *, period: str | None = None) -> list[FocusRow]:
-    """The key work set, newest period first; ``period`` keeps one period.
-
-    Raises:
-        InvalidInput: a malformed period.
-    """
-    query = (
-        select(FocusWork, Unit.name, Person.name)
-        .outerjoin(Unit, col(Unit.id) == FocusWork.unit_id)
-        .join(Person, col(Person.id) == FocusWork.set_by_id)
-        .order_by(
-            col(FocusWork.period).desc(), col(FocusWork.unit_id).nulls_first(), col(FocusWork.id)
-        )
-    )
-    if period is not None:
-        query = query.where(FocusWork.period == parse_period(period))
-    return [FocusRow(focus, unit, setter) for focus, unit, setter in session.exec(query).all()]
-
-
-# -- special prompts -----------------------------------------------------------------------
-
-
-class TargetKind(enum.StrEnum):
-    """Whom a special prompt (特别提示) goes to."""
-
-    PERSON = "person"
-    POST = "post"
-    UNIT = "unit"
-    LEVEL = "level"
-    ALL = "all"
-
-
-class BroadcastStatus(enum.StrEnum):
-    """Where a special prompt stands: waiting for its time, or turned into prompts."""
-
-    SCHEDULED = "scheduled"
-    EXPANDED = "expanded"
+    person_id: int
+    staff_id: str
+    name: str
+    channel: Channel | None  # None: no reachable channel (the prompt, but no message)
+    messages: int
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """A parsed target: ``person:STAFF_ID``, ``post:ID``, ``unit:ID`` / ``unit:ID+``
-    (with sub-units), ``level:high|medium|low`` or ``all``."""
+class Reach:
+    """Recipients × channels of a run that was not made (a dry run).
 
-    kind: TargetKind
-    value: str = ""
-    sub_units: bool = False
+    Attributes:
+        rows: the people reached, by staff id.
+        present: prompts already there, that the run would not make again.
+        due_at: when the messages would go (a special prompt's time).
+    """
 
-    def __str__(self) -> str:
-        if self.kind is TargetKind.ALL:
-            return "all"
-        return f"{self.kind.value}:{self.value}{'+' if self.sub_units else ''}"
+    rows: list[ReachRow]
+    present: int = 0
+    due_at: datetime | None = None
+
+    @property
+    def people(self) -> int:
+        """How many people the run would give a prompt."""
+        return len(self.rows)
+
+    @property
+    def prompts(self) -> int:
+        """How many prompts the run would write."""
+        return sum(row.messages for row in self.rows)
+
+    @property
+    def unreachable(self) -> int:
+        """People with a prompt but no reachable channel."""
+        return sum(1 for row in self.rows if row.channel is None)
+
+    @property
+    def by_channel(self) -> dict[Channel, int]:
+        """Messages per channel (every channel, zero included)."""
+        counts = dict.fromkeys(Channel, 0)
+        for row in self.rows:
+            if row.channel is not None:
+                counts[row.channel] += row.messages
+        return counts
 
 
-_TARGET_HELP = N_(
-    "unknown target %(target)r: use person:STAFF_ID, post:ID, unit:ID (unit:ID+ with "
-    "sub-units), level:high|medium|low or all"
-)
+def _reach_row(
+    person_id: int,
+    staff_id: str,
+    name: str,
+    channels: str,
+    telegram_chat_id: int | None,
+    mobile: str | None,
+    email: str | None,
+    sms_opt_out: bool,
+    messages: int,
+) -> ReachRow:
+    channel = _reach(
+        channels or "", telegram_chat_id is not None, bool(mobile) and not sms_opt_out, bool(email)
+    )
+    return ReachRow(person_id, staff_id, name, channel, messages)
 
 
-def parse_target(text: str) -> Target:
-    """Read a target such as ``unit:3+`` or ``level:高``.
+def preview_monthly_cycle(
+    session: Session, *, period: str, clock: Clock, settings: Settings, force: bool = False
+) -> Reach:
+    """Whom :func:`plan_monthly_cycle` would reach for ``period``, on which channel; writes nothing.
+
+    Counts the prompts the run would create (one per person and post held, less
+    those already there) and the first delivery of each on the person's first
+    reachable channel.
 
     Raises:
-        InvalidInput: not one of the target forms.
+        InvalidInput: the period is malformed, or too far ahead without ``force``.
     """
-    raw = text.strip()
-    if raw.lower() in ("all", "全部", "全体"):
-        return Target(TargetKind.ALL)
-    kind_text, sep, value = raw.partition(":")
-    if not sep:
-        kind_text, sep, value = raw.partition("：")
-    try:
-        kind = TargetKind(kind_text.strip().lower())
-    except ValueError:
-        raise InvalidInput(_TARGET_HELP, target=text) from None
-    value = value.strip()
-    sub_units = False
-    if kind is TargetKind.UNIT and value.endswith("+"):
-        sub_units, value = True, value[:-1].strip()
-    if not value or kind is TargetKind.ALL:
-        raise InvalidInput(_TARGET_HELP, target=text)
-    if kind is TargetKind.POST and not is_row_id(value):
-        raise InvalidInput(N_("a post is given by its id: post:%(value)s is not one"), value=value)
-    if kind is TargetKind.LEVEL:
-        value = RiskLevel.parse(value).value
-    return Target(kind, value, sub_units)
-
-
-def _sub_units(session: Session, unit_id: int) -> set[int]:
-    children: dict[int | None, list[int]] = {}
-    for uid, parent in _unit_parents(session).items():
-        children.setdefault(parent, []).append(uid)
-    found = {unit_id}
-    queue = [unit_id]
-    while queue:
-        for child in children.get(queue.pop(), ()):
-            if child not in found:
-                found.add(child)
-                queue.append(child)
-    return found
-
-
-def _check_target(session: Session, target: Target) -> Target:
-    """The target with its unit in canonical form (an id), after checking it exists.
-
-    Raises:
-        NotFound: no such person, post or unit.
-        InvalidInput: the person has left.
-    """
-    if target.kind is TargetKind.PERSON:
-        person = get_person(session, staff_id=target.value)
-        if not person.active:
-            raise InvalidInput(
-                N_("%(name)s (%(staff_id)s) is no longer active"),
-                name=person.name,
-                staff_id=person.staff_id,
+    period = check_cycle_period(period, clock=clock, settings=settings, force=force)
+    present = set(
+        session.exec(
+            select(Prompt.person_id, Prompt.post_id).where(
+                Prompt.period == period, Prompt.kind == PromptKind.MONTHLY
             )
-        return Target(target.kind, person.staff_id)
-    if target.kind is TargetKind.POST:
-        if session.get(Post, int(target.value)) is None:
-            raise NotFound(N_("no post %(ref)r"), ref=target.value)
-    if target.kind is TargetKind.UNIT:
-        unit = resolve_unit(session, ref=target.value)
-        return Target(target.kind, str(unit.id), target.sub_units)
-    return target
-
-
-def resolve_target(session: Session, target: Target, on: date) -> list[int]:
-    """The active people a target reaches on ``on``, by person id (ascending).
-
-    * ``person``: that person;
-    * ``post``: whoever holds the post that day;
-    * ``unit`` (``+``: and its sub-units): the unit's members and whoever holds
-      one of its posts that day;
-    * ``level``: whoever holds a post with a risk point of that level that day;
-    * ``all``: every active person.
-
-    Raises:
-        NotFound: an unknown person or unit.
-    """
-    holders = (
-        select(Assignment.person_id)
-        .join(Person, col(Person.id) == Assignment.person_id)
-        .where(col(Person.active).is_(True), active_assignment_filter(on))
+        ).all()
     )
-    ids: set[int] = set()
-    if target.kind is TargetKind.ALL:
-        ids.update(session.exec(select(Person.id).where(col(Person.active).is_(True))).all())  # type: ignore[arg-type]
-    elif target.kind is TargetKind.PERSON:
-        person = get_person(session, staff_id=target.value)
-        if person.active and person.id is not None:
-            ids.add(person.id)
-    elif target.kind is TargetKind.POST:
-        ids.update(session.exec(holders.where(Assignment.post_id == int(target.value))).all())
-    elif target.kind is TargetKind.UNIT:
-        unit = resolve_unit(session, ref=target.value)
-        units = _sub_units(session, unit.id or 0) if target.sub_units else {unit.id or 0}
-        posts = select(Post.id).where(col(Post.unit_id).in_(units))
-        ids.update(session.exec(holders.where(col(Assignment.post_id).in_(posts))).all())
-        ids.update(
-            session.exec(  # type: ignore[arg-type]
-                select(Person.id).where(
-                    col(Person.active).is_(True), col(Person.unit_id).in_(units)
-                )
-            ).all()
-        )
-    else:
-        posts = select(RiskPoint.post_id).where(RiskPoint.level == RiskLevel(target.value))
-        ids.update(session.exec(holders.where(col(Assignment.post_id).in_(posts))).all())
-    return sorted(ids)
+    counts: dict[int, list[Any]] = {}
+    skipped = 0
+    for row in session.exec(_candidates(period, Person.staff_id, Person.name)).all():
+        post_id, person_id, _locale, *reach, staff_id, name = row
+        if (person_id, post_id) in present:
+            skipped += 1
+            continue
+        entry = counts.get(person_id)
+        if entry is None:
+            counts[person_id] = [staff_id, name, *reach, 1]  # reach: channels .. opt-out
+        else:
+            entry[-1] += 1
+    rows = [_reach_row(person_id, *entry) for person_id, entry in counts.items()]
+    return Reach(rows=sorted(rows, key=lambda row: row.staff_id), present=skipped)
 
 
-def issue_special_prompt(
+def preview_special_prompt(
     session: Session,
     *,
     actor: Person,
@@ -1103,70 +967,99 @@ def issue_special_prompt(
     text: str,
     at: datetime | None = None,
     requires_ack: bool = True,
+    force: bool = False,
+    clock: Clock,
+    settings: Settings,
+) -> Reach:
+    """Whom :func:`issue_and_expand` would reach (as of its sending day), on which channel.
+
+    Makes every check the rule makes (officer, text, target, scope, time) and
+    writes nothing.
+
+    Raises:
+        The rule's errors: see :func:`riskprompt.models.special.plan_special_prompt`.
+    """
+    plan = plan_special_prompt(
+        session,
+        actor=actor,
+        target=target,
+        text=text,
+        at=at,
+        requires_ack=requires_ack,
+        clock=clock,
+        force=force,
+    )
+    person_ids = resolve_target(
+        session,
+        plan.target,
+        local_day(plan.due_at, settings),
+        within=scope_unit_ids(session, officer=actor),
+    )
+    rows: list[ReachRow] = []
+    for start in range(0, len(person_ids), CHUNK_SIZE):
+        chunk = person_ids[start : start + CHUNK_SIZE]
+        rows.extend(
+            _reach_row(
+                person_id, staff_id, name, channels, chat, mobile, email, opt_out, messages=1
+            )
+            for person_id, staff_id, name, channels, chat, mobile, email, opt_out in session.exec(
+                select(
+                    Person.id,
+                    Person.staff_id,
+                    Person.name,
+                    Person.channels,
+                    Person.telegram_chat_id,
+                    Person.mobile,
+                    Person.email,
+                    Person.sms_opt_out,
+                ).where(col(Person.id).in_(chunk))
+            ).all()
+        )
+    return Reach(rows=sorted(rows, key=lambda row: row.staff_id), due_at=plan.due_at)
+
+
+# -- key work (listing: moving to models/listings.py) ------------------------------------
+
+
+# -- special prompts -----------------------------------------------------------------------
+
+
+def issue_and_expand(
+    session: Session,
+    *,
+    actor: Person,
+    target: str | Target,
+    text: str,
+    at: datetime | None = None,
+    requires_ack: bool = True,
+    force: bool = False,
     clock: Clock,
     settings: Settings,
 ) -> Broadcast:
-    """Issue a special prompt (特别提示) to a target, now or at ``at``.
+    """Issue a special prompt (the rule: :func:`riskprompt.models.special.issue_special_prompt`)
+    and, when it is due now, expand it at once into prompts and deliveries.
 
-    One due now is expanded at once, in the caller's transaction, into one prompt
-    per person targeted, each with its delivery; a scheduled one waits for
-    :func:`expand_due_broadcasts`, and then reaches whoever the target covers on
-    that day.  The caller commits.
-
-    Args:
-        session: the open session.
-        actor: the issuing officer.
-        target: ``person:STAFF_ID``, ``post:ID``, ``unit:ID``, ``unit:ID+``,
-            ``level:high|medium|low`` or ``all``.
-        text: what the officer says.
-        at: when to send it (aware); None or a past moment: now.
-        requires_ack: whether the readers must acknowledge (已阅).
-        clock: the clock.
-        settings: the settings.
+    One scheduled for later waits for :func:`expand_due_broadcasts`.  The caller commits.
 
     Returns:
-        The broadcast (status ``expanded`` when sent now, else ``scheduled``).
+        The broadcast: ``expanded`` with its ``prompt_count`` when sent now, else
+        ``scheduled``.
 
     Raises:
-        PermissionDenied: the actor is not an officer.
-        InvalidInput: a malformed target, an empty text, a naive ``at``, a person who left.
-        NotFound: the target's person, post or unit does not exist.
+        The rule's errors (PermissionDenied, InvalidInput, NotFound); see there.
     """
-    require_officer(actor)
-    parsed = _check_target(session, parse_target(target) if isinstance(target, str) else target)
-    body = check_storable(text.strip(), N_("the text of the special prompt"))
-    if not body:
-        raise InvalidInput(N_("the text of the special prompt is empty"))
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput(N_("the sending time needs a time zone"))
-    now = clock.now()
-    due = at if at is not None and at > now else now
-    broadcast = Broadcast(
-        issued_by_id=actor.id or 0,
-        target=str(parsed),
-        text=body,
-        requires_ack=requires_ack,
-        status=BroadcastStatus.SCHEDULED.value,
-        due_at=due,
-        created_at=now,
-    )
-    session.add(broadcast)
-    session.flush()
-    record(
+    broadcast = issue_special_prompt(
         session,
-        at=now,
-        actor_id=actor.id,
-        action="special.issued",
-        subject_type="broadcast",
-        subject_id=broadcast.id,
-        data={
-            "target": broadcast.target,
-            "due_at": due,
-            "requires_ack": requires_ack,
-            "text": body,
-        },
+        actor=actor,
+        target=target,
+        text=text,
+        at=at,
+        requires_ack=requires_ack,
+        clock=clock,
+        force=force,
     )
-    if due <= now:
+    now = clock.now()
+    if broadcast.due_at <= now:
         # the same object, reloaded by the claim: its status and prompt count are current
         _claim_and_expand(session, broadcast_id=broadcast.id or 0, now=now, settings=settings)
     return broadcast
@@ -1224,7 +1117,11 @@ def _claim_and_expand(
     issuer_unit = session.get(Unit, issuer.unit_id) if issuer is not None else None
     try:
         person_ids = resolve_target(
-            session, parse_target(broadcast.target), local_day(now, settings)
+            session,
+            parse_target(broadcast.target),
+            local_day(now, settings),
+            # the issuer reaches only the people they supervise, as on the day issued
+            within=scope_unit_ids(session, officer=issuer) if issuer is not None else None,
         )
     except DomainError as exc:
         # The person or unit went away after issuance: nobody to tell, and retrying
@@ -1272,100 +1169,17 @@ def _claim_and_expand(
     return True
 
 
-# -- status --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PromptRow:
-    """A prompt with its reader and post, for listings."""
-
-    prompt: Prompt
-    person_name: str
-    staff_id: str
-    post_name: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PromptListing:
-    """Some prompts (newest first) and the counts by status of all that match."""
-
-    rows: list[PromptRow]
-    counts: dict[PromptStatus, int]
-
-    @property
-    def total(self) -> int:
-        """How many prompts match, all statuses together."""
-        return sum(self.counts.values())
-
-
-def list_prompts(
-    session: Session,
-    *,
-    period: str | None = None,
-    status: PromptStatus | None = None,
-    unit_id: int | None = None,
-    limit: int | None = 50,
-) -> PromptListing:
-    """Prompts by period, status and the reader's unit, newest first, with counts.
-
-    Args:
-        session: an open session.
-        period: keep one period (``YYYY-MM``).
-        status: keep one status.
-        unit_id: keep readers of this unit.
-        limit: at most this many rows (None: all); the counts cover every match.
-
-    Returns:
-        The rows and the counts by status.
-
-    Raises:
-        InvalidInput: a malformed period.
-    """
-    conditions: list[Any] = []
-    if period is not None:
-        conditions.append(Prompt.period == parse_period(period))
-    if status is not None:
-        conditions.append(Prompt.status == status)
-    if unit_id is not None:
-        conditions.append(Person.unit_id == unit_id)
-    query = (
-        select(Prompt, Person.name, Person.staff_id, Post.name)
-        .join(Person, col(Person.id) == Prompt.person_id)
-        .outerjoin(Post, col(Post.id) == Prompt.post_id)
-        .where(*conditions)
-        .order_by(col(Prompt.created_at).desc(), col(Prompt.id).desc())
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    rows = [PromptRow(p, name, staff, post) for p, name, staff, post in session.exec(query).all()]
-    counted = session.exec(
-        select(Prompt.status, func.count())
-        .join(Person, col(Person.id) == Prompt.person_id)
-        .where(*conditions)
-        .group_by(Prompt.status)
-    ).all()
-    found = {PromptStatus(s): n for s, n in counted}
-    return PromptListing(rows=rows, counts={s: found.get(s, 0) for s in PromptStatus})
-
-
 __all__ = [
-    "BroadcastStatus",
     "CycleResult",
-    "FocusRow",
-    "PromptListing",
-    "PromptRow",
-    "Target",
-    "TargetKind",
+    "Reach",
+    "ReachRow",
     "current_period",
     "expand_due_broadcasts",
-    "issue_special_prompt",
-    "list_focus",
-    "list_prompts",
+    "issue_and_expand",
     "missed_periods",
     "parse_period",
-    "parse_target",
     "period_bounds",
     "plan_monthly_cycle",
-    "resolve_target",
-    "set_focus",
+    "preview_monthly_cycle",
+    "preview_special_prompt",
 ]

@@ -3,8 +3,9 @@
 Twilio reports a message's progress (``queued``, ``sent``, ``delivered``) and its
 fate (``undelivered``, ``failed`` with a carrier ``ErrorCode``) after the API
 call that the dispatcher recorded as sent.  A permanent carrier failure turns the
-delivery into a failed one and queues the prompt on the person's next channel,
-as the dispatcher does for a failure it sees itself.
+delivery into a failed one and queues what it carried (a prompt still open, a
+notice) on the person's next channel, as the dispatcher does for a failure it sees
+itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from riskprompt.models.audit import record
 from riskprompt.models.clock import Clock
 from riskprompt.models.people import Person
 from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from riskprompt.notifications.outbox import fallback_delivery
+from riskprompt.notifications.fallback import fallback_delivery
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def record_receipt(
     :data:`MAX_RECEIPTS`) with an audit record ``delivery.receipt``; a repeated
     callback with the same status and error changes nothing.  When the message
     was undelivered or failed with a permanent error, a sent delivery is marked
-    failed and its prompt, still open, is queued on the person's next channel.
+    failed and what it carried (a prompt still open, a notice) is queued on the
+    person's next channel.
     The caller commits.
 
     Args:
@@ -116,8 +118,8 @@ def _fail_and_fall_back(
     )
     prompt = session.get(Prompt, delivery.prompt_id) if delivery.prompt_id else None
     person = session.get(Person, delivery.person_id)
-    if prompt is None or person is None or prompt.status is not PromptStatus.OPEN:
-        return  # read, withdrawn, or not a prompt: nothing more to send
+    if person is None or (prompt is not None and prompt.status is not PromptStatus.OPEN):
+        return  # a prompt read or withdrawn meanwhile: nothing more to send
     fallback = fallback_delivery(
         session,
         failed=delivery,

@@ -44,17 +44,19 @@ from riskprompt.config.i18n import (
     translator,
 )
 from riskprompt.config.settings import Settings
+from riskprompt.models import codes
 from riskprompt.models.catalog import RiskLevel, RiskPoint
 from riskprompt.models.people import Channel, Person
 from riskprompt.models.prompts import Prompt, PromptKind
 from riskprompt.models.warnings import Warning, WarningColour, WarningForm
 from riskprompt.notifications.channels.base import Button
+from riskprompt.notifications.links import SMS_LINK_PLACEHOLDER
 from riskprompt.notifications.quiet import reader_zone
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 #: Callback data of the acknowledgement button: ``ack:p:<prompt id>``.
-ACK_BUTTON_PREFIX = "ack:p:"
+ACK_BUTTON_PREFIX = codes.ACK_PROMPT
 #: Telegram's longest message text.
 TELEGRAM_MAX_CHARS = 4096
 #: Two concatenated UCS-2 segments (67 characters each after the concatenation header).
@@ -350,6 +352,25 @@ class _SmsBudget:
         return gsm <= SMS_GSM_LIMIT if gsm is not None else ucs2 <= SMS_UCS2_LIMIT
 
 
+def _sms_reply(locale: str, *, code: str = "", correction: bool = False) -> list[str]:
+    """The SMS's last lines: the short link to the page, then the reply that acknowledges.
+
+    The link is :data:`~riskprompt.notifications.links.SMS_LINK_PLACEHOLDER`, as
+    long as the budget a link may take; each delivery puts its own link in its place
+    (:meth:`~riskprompt.notifications.links.AckLinks.fill_for`).  A warning is
+    acknowledged by its code (``W7``), a prompt by ``1``.
+    """
+    gettext = translator(locale).gettext
+    link = {"link": SMS_LINK_PLACEHOLDER}
+    if correction:
+        page = gettext("Read and report the correction: %(link)s") % link
+    else:
+        page = gettext("Read it all: %(link)s") % link
+    if code:
+        return [page, gettext("Reply %(code)s to acknowledge") % {"code": code}]
+    return [page, gettext("Reply 1 to acknowledge")]
+
+
 def _monthly_sms(view: MonthlyView, requires_ack: bool, locale: str) -> str:
     """The monthly SMS: everything when it fits, else the high-risk points briefly.
 
@@ -361,7 +382,7 @@ def _monthly_sms(view: MonthlyView, requires_ack: bool, locale: str) -> str:
     """
     macros: Any = _template(locale, "prompt_sms.txt.j2").module
     head = str(macros.head(view))
-    reply = [str(macros.reply())] if requires_ack else []
+    reply = _sms_reply(locale) if requires_ack else []
     points = view.points
     total = len(points)
     tail = [str(macros.more(total)), *reply] if total else reply
@@ -443,7 +464,7 @@ def _special_sms(view: SpecialView, requires_ack: bool, locale: str) -> str:
     head = str(macros.head(view))  # type: ignore[attr-defined]
     signature = str(macros.signature(view))  # type: ignore[attr-defined]
     more = str(macros.more())  # type: ignore[attr-defined]
-    reply = [str(macros.reply())] if requires_ack else []  # type: ignore[attr-defined]
+    reply = _sms_reply(locale) if requires_ack else []
     text = " ".join(view.text.split())
     full = "\n".join([head + text, signature, *reply])
     if sms_fits(full):
@@ -523,7 +544,8 @@ def ack_buttons(*, prompt_id: int, locale: str, requires_ack: bool = True) -> tu
     """The inline "Acknowledge" (已阅) button of a prompt, or none when no answer is asked.
 
     Args:
-        prompt_id: the prompt's id (the callback data is ``ack:p:<id>``, well under 64 bytes).
+        prompt_id: the prompt's id (the callback data is ``ack:p:<id>``, see
+            :mod:`riskprompt.models.codes`).
         locale: the reader's locale.
         requires_ack: whether the prompt asks for an acknowledgement.
 
@@ -533,7 +555,7 @@ def ack_buttons(*, prompt_id: int, locale: str, requires_ack: bool = True) -> tu
     if not requires_ack:
         return ()
     label = translator(locale).gettext("Acknowledge")
-    return (Button(label=label, data=f"{ACK_BUTTON_PREFIX}{prompt_id}"),)
+    return (Button(label=label, data=codes.ack_data(codes.CodeKind.PROMPT, prompt_id)),)
 
 
 # -- the entry points -------------------------------------------------------------------
@@ -754,22 +776,39 @@ def render_prompt_reminder(
     )
 
 
-#: Names an officer's list shows in chat (email: in full up to the second figure).
+#: People an officer's list shows in chat (email: in full up to the second figure).
 UNACKNOWLEDGED_ROWS = {Channel.TELEGRAM: 60, Channel.EMAIL: 1000}
+
+
+@dataclass(frozen=True, slots=True)
+class UnacknowledgedRow:
+    """One person on an officer's list, with the prompts they have not acknowledged.
+
+    Attributes:
+        name / staff_id / unit: who, and where they work.
+        prompts: (title, prompt id) of each prompt not acknowledged, oldest first.
+    """
+
+    name: str
+    staff_id: str
+    unit: str
+    prompts: tuple[tuple[str, int], ...]
 
 
 def render_unacknowledged_list(
     *,
-    rows: Sequence[tuple[str, str, str, str, int]],
+    rows: Sequence[UnacknowledgedRow],
     reminders: int,
     reader: Person,
     channel: Channel,
     settings: Settings,
 ) -> Rendered:
-    """The list of people who have not acknowledged, for an officer.
+    """The list of people who have not acknowledged, for an officer: one line per person.
+
+    The title counts people, not prompts; a person's prompts are grouped on their line.
 
     Args:
-        rows: (name, staff id, unit, prompt title, prompt id) per prompt.
+        rows: one per person.
         reminders: how many reminders each was sent.
         reader: the officer.
         channel: the channel rendered for.
@@ -783,11 +822,8 @@ def render_unacknowledged_list(
         len(rows),
     ) % {"num": format_number(len(rows), locale)}
     if channel is Channel.SMS:
-        names = (
-            "、".join(name for name, *_rest in rows)
-            if locale == "zh_CN"
-            else ", ".join(name for name, *_rest in rows)
-        )
+        separator = "、" if locale == "zh_CN" else ", "
+        names = separator.join(row.name for row in rows)
         for width in range(len(names), -1, -8):
             text = f"[{title}] {shorten(names, width)}"
             if sms_fits(text):
@@ -825,9 +861,9 @@ def with_buttons(
 # -- warnings (预警) ---------------------------------------------------------------------
 
 #: Callback data of a warning's acknowledgement button: ``ack:w:<warning id>``.
-ACK_WARNING_PREFIX = "ack:w:"
+ACK_WARNING_PREFIX = codes.ACK_WARNING
 #: Callback data of the "report a correction" button: ``rc:<warning id>``.
-REPORT_CORRECTION_PREFIX = "rc:"
+REPORT_CORRECTION_PREFIX = codes.REPORT_CORRECTION
 
 WARNING_COLOURS: Mapping[WarningColour, str] = {
     WarningColour.YELLOW: "#ca8a04",
@@ -932,27 +968,24 @@ def build_warning_view(
 
 
 def warning_buttons(*, warning_id: int, correction: bool, locale: str) -> tuple[Button, ...]:
-    """A warning's inline buttons: acknowledge, and report a correction for 责令纠错.
+    """A new warning's inline buttons: acknowledge, and report a correction for 责令纠错.
 
-    The callback data (``ack:w:<id>``, ``rc:<id>``) is what the bot already handles,
-    well under Telegram's 64 bytes.
+    Labels and callback data are those of :mod:`riskprompt.models.codes` (what the
+    bot handles); later, ``/warnings`` offers what
+    :func:`~riskprompt.models.codes.warning_actions` allows in the warning's state.
     """
     gettext = translator(locale).gettext
-    code = f"W{warning_id}"
-    buttons = [
-        Button(
-            label=gettext("Acknowledge %(code)s") % {"code": code},
-            data=f"{ACK_WARNING_PREFIX}{warning_id}",
-        )
-    ]
+    code = codes.warning_code(warning_id)
+    actions = [codes.WarningAction.ACKNOWLEDGE]
     if correction:
-        buttons.append(
-            Button(
-                label=gettext("Report a correction on %(code)s") % {"code": code},
-                data=f"{REPORT_CORRECTION_PREFIX}{warning_id}",
-            )
+        actions.append(codes.WarningAction.REPORT_CORRECTION)
+    return tuple(
+        Button(
+            label=gettext(codes.ACTION_BUTTON_LABELS[action]) % {"code": code},
+            data=codes.action_data(action, warning_id),
         )
-    return tuple(buttons)
+        for action in actions
+    )
 
 
 def _warning_sms(view: WarningView, locale: str) -> str:
@@ -961,7 +994,14 @@ def _warning_sms(view: WarningView, locale: str) -> str:
     head = str(macros.head(view))
     if view.headline:
         head = f"{view.headline}\n{head}"
-    tail = [str(macros.deadline(view.deadline_short)), str(macros.pointer(view))]
+    pointer = (
+        [str(macros.pointer(view))]
+        if view.notice
+        else _sms_reply(locale, code=view.code, correction=view.correction)
+    )
+    # Babel puts a narrow no-break space before "AM": plain ASCII keeps the GSM-7 budget.
+    deadline = view.deadline_short.replace("\u202f", " ")
+    tail = [str(macros.deadline(deadline)), *pointer]
     reason = " ".join(view.reason.split())
     point = [str(macros.risk_point(view.risk_point))] if view.risk_point else []
     for extra in (point, []) if point else ([],):
@@ -1045,3 +1085,68 @@ def render_warning(
     html = _template(locale, "warning_email.html.j2").render(context)
     subject = f"{view.headline} {view.title}" if view.headline else view.title
     return Rendered(subject=subject[:SUBJECT_MAX_CHARS], text=plain + "\n", html=html)
+
+
+# -- notices (what a decision tells) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    """A notice as the templates show it, already in the reader's language.
+
+    ``paragraphs`` hold the whole message; ``sms`` builds its SMS text from the
+    width its longest free text (a reason, a description) may keep, so that the
+    message fits two segments.
+    """
+
+    title: str
+    paragraphs: tuple[str, ...]
+    sms: Callable[[int | None], str]
+    closing: str = ""
+    link_label: str = ""
+    mark: str = "🔔"
+    colour_hex: str = "#1f2937"
+
+
+def _fit_sms(build: Callable[[int | None], str]) -> str:
+    """``build(None)`` when it fits two segments, else the widest ``build(width)`` that does."""
+    full = build(None)
+    if sms_fits(full):
+        return full
+    low, high, best = 0, len(full), build(0)
+    while low <= high:  # lengths grow with the width kept
+        middle = (low + high) // 2
+        candidate = build(middle)
+        if sms_fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best if sms_fits(best) else shorten(best, SMS_UCS2_LIMIT)
+
+
+def render_notice_view(
+    view: NoticeView,
+    *,
+    locale: str,
+    channel: Channel,
+    link: str | None = None,
+    buttons: Sequence[Button] = (),
+) -> Rendered:
+    """Render a notice for one channel: SMS within two segments, chat split, email in two parts.
+
+    Args:
+        view: the notice in ``locale``.
+        locale: the reader's locale.
+        channel: the channel rendered for.
+        link: email: a signed link to the page of the warning (``view.link_label``).
+        buttons: Telegram: the inline buttons under the message.
+    """
+    if channel is Channel.SMS:
+        return Rendered(subject="", text=_fit_sms(view.sms))
+    context = {"v": view, "link": link, "lang": _LOCALE_TAGS.get(locale, locale)}
+    if channel is Channel.TELEGRAM:
+        html = _collapse_blank_lines(_template(locale, "notice_telegram.html.j2").render(context))
+        return Rendered(subject="", text=html, parts=split_telegram(html), buttons=tuple(buttons))
+    plain = _collapse_blank_lines(_template(locale, "notice_email.txt.j2").render(context))
+    html = _template(locale, "notice_email.html.j2").render(context)
+    return Rendered(subject=shorten(view.title, SUBJECT_MAX_CHARS), text=plain + "\n", html=html)

@@ -7,14 +7,19 @@ configured database, and sends only through the file channel.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.rule import Rule
 from sqlalchemy import func
@@ -32,20 +37,20 @@ from riskprompt.models.clock import Clock, FixedClock
 from riskprompt.models.conversations import bind_chat, create_binding_code
 from riskprompt.models.db import make_engine, session_scope, upgrade
 from riskprompt.models.importing import ImportResult, import_catalog, import_people
+from riskprompt.models.listings import count_deliveries
+from riskprompt.models.monthly import set_focus
 from riskprompt.models.people import Channel, Person, Role
+from riskprompt.models.periods import current_period
+from riskprompt.models.prompts import Delivery
 from riskprompt.models.queries import count_by_level, count_by_role, list_units
-from riskprompt.models.warnings import Warning
+from riskprompt.models.warnings import Rectification, Warning, issue_warning, review_rectification
 from riskprompt.notifications.channels import build_adapters
-from riskprompt.notifications.dispatcher import Dispatcher, count_deliveries
+from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.notifications.escalation import run_follow_ups
-from riskprompt.notifications.planning import (
-    current_period,
-    issue_special_prompt,
-    plan_monthly_cycle,
-    set_focus,
-)
-from riskprompt.notifications.warnings import issue_and_notify
+from riskprompt.notifications.planning import issue_and_expand, plan_monthly_cycle
 from riskprompt.reporting import display_rows, render_png, report_table
+from riskprompt.web import create_app
+from riskprompt.web.server import make_server
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 DEMO_DIR = Path("demo")
@@ -79,6 +84,9 @@ class Demo:
             TWILIO_ACCOUNT_SID=None,
             TELEGRAM_TOKEN=None,
             PUBLIC_URL=None,
+            # links in the messages point at the web app the demo starts on this port
+            WEB_HOST="127.0.0.1",
+            WEB_PORT=_free_port(),
             # the demo shows every step at once, whatever the hour it is run at
             QUIET_HOURS="",
         )
@@ -116,7 +124,9 @@ class Demo:
         asyncio.run(self.conversation())
         self.step(_("9. A warning escalates on an advanced clock"))
         asyncio.run(self.escalation())
-        self.step(_("10. Assessment"))
+        self.step(_("10. An SMS-only person answers through the page behind the link"))
+        asyncio.run(self.correction_by_page())
+        self.step(_("11. Assessment"))
         self.assessment()
 
     def import_samples(self) -> None:
@@ -270,7 +280,7 @@ class Demo:
         try:
             with session_scope(engine) as session:
                 officer = self._officer(session)
-                broadcast = issue_special_prompt(
+                broadcast = issue_and_expand(
                     session,
                     actor=officer,
                     target="level:high",
@@ -363,7 +373,7 @@ class Demo:
                 ).first()
                 if person is None:  # the shipped sample has supervised staff
                     raise RuntimeError("the sample people have no supervised staff")
-                warning = issue_and_notify(
+                warning = issue_warning(
                     session,
                     actor=officer,
                     person=person,
@@ -416,6 +426,149 @@ class Demo:
             highlight=False,
         )
 
+    async def correction_by_page(self) -> None:
+        """A person with SMS only: a warning by SMS, a correction through the page, rejected
+        (the reason comes by SMS), reported again and accepted."""
+        engine = self._engine()
+        app = create_app(settings=self.settings, engine=engine, clock=self.clock)
+        server = make_server(
+            app, host=self.settings.WEB_HOST, port=self.settings.WEB_PORT, embedded=True
+        )
+        serving = asyncio.create_task(server.serve())
+        try:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            with session_scope(engine) as session:
+                officer = self._officer(session)
+                person = session.exec(
+                    select(Person)
+                    .where(Person.role == Role.STAFF, Person.channels == Channel.SMS.value)
+                    .order_by(col(Person.id))
+                ).first()
+                if person is None:  # the shipped sample has SMS-only staff
+                    raise RuntimeError("the sample people have nobody on SMS only")
+                warning = issue_warning(
+                    session,
+                    actor=officer,
+                    person=person,
+                    colour="yellow",
+                    form="correct",
+                    reason=_("Contract signed before the tender results were published"),
+                    clock=self.clock,
+                    settings=self.settings,
+                )
+                ids = _Ids(warning.id or 0, person.id or 0, officer.id or 0, person.name)
+                self.console.print(
+                    _("%(officer)s issued a yellow warning W%(id)s to %(name)s (SMS only).")
+                    % {"officer": officer.name, "id": ids.warning, "name": person.name},
+                    highlight=False,
+                )
+            sms = await self._sms_after_dispatch(engine, ids)
+            link = _SHORT_LINK.search(sms)
+            if link is None:  # the SMS renderer always puts the link in
+                raise RuntimeError("the warning's SMS has no link")
+            async with httpx.AsyncClient(timeout=10) as client:
+                page = await client.get(link.group(0))
+                self.console.print(
+                    _("%(name)s opens the link: HTTP %(status)s, %(title)s")
+                    % {
+                        "name": ids.name,
+                        "status": page.status_code,
+                        "title": _page_title(page.text),
+                    },
+                    highlight=False,
+                )
+                await self._report_on_page(client, link.group(0), page.text, first=True)
+                self._review(engine, ids, accept=False)
+                await self._sms_after_dispatch(engine, ids)
+                page = await client.get(link.group(0))
+                await self._report_on_page(client, link.group(0), page.text, first=False)
+                self._review(engine, ids, accept=True)
+                await self._sms_after_dispatch(engine, ids)
+        finally:
+            server.should_exit = True
+            await serving
+            engine.dispose()
+
+    async def _report_on_page(
+        self, client: httpx.AsyncClient, link: str, page: str, *, first: bool
+    ) -> None:
+        """Post the correction form of the page, with a file, as the person would."""
+        key = _FORM_KEY.search(page)
+        if key is None:  # the page shows the form while the warning allows a report
+            raise RuntimeError("the page has no correction form")
+        text = (
+            _("The contract was suspended and the tender results published.")
+            if first
+            else _("The contract was re-signed after publication; the minutes are attached.")
+        )
+        evidence = write_sample_evidence(Path(self.settings.DATA_DIR) / "整改报告.pdf")
+        answer = await client.post(
+            f"{link}/correction",
+            data={"k": key.group(1), "description": text},
+            files={"files": (evidence.name, evidence.read_bytes(), "application/pdf")},
+        )
+        self.console.print(
+            _("The page takes the report with %(file)s: HTTP %(status)s, %(title)s")
+            % {
+                "file": evidence.name,
+                "status": answer.status_code,
+                "title": _page_title(answer.text),
+            },
+            highlight=False,
+        )
+
+    def _review(self, engine: Any, ids: _Ids, *, accept: bool) -> None:
+        """The officer reviews the waiting correction: the same rule as chat, CLI and API."""
+        with session_scope(engine) as session:
+            officer = session.get(Person, ids.officer)
+            report = session.exec(
+                select(Rectification)
+                .where(Rectification.warning_id == ids.warning)
+                .order_by(col(Rectification.id).desc())
+            ).first()
+            assert officer is not None and report is not None
+            review_rectification(
+                session,
+                rectification=report,
+                actor=officer,
+                accept=accept,
+                clock=self.clock,
+                note=""
+                if accept
+                else _("The evidence does not show the tender results published."),
+            )
+            self.console.print(
+                (
+                    _("%(officer)s accepts the correction.")
+                    if accept
+                    else _("%(officer)s rejects the correction, with a reason.")
+                )
+                % {"officer": officer.name},
+                highlight=False,
+            )
+
+    async def _sms_after_dispatch(self, engine: Any, ids: _Ids) -> str:
+        """Drain the outbox and print the newest SMS the person got about the warning."""
+        async with Dispatcher(
+            engine, self.settings, self.clock, build_adapters(self.settings), "demo"
+        ) as worker:
+            await worker.drain()
+        with session_scope(engine) as session:
+            sms = session.exec(
+                select(Delivery)
+                .where(
+                    Delivery.person_id == ids.person,
+                    Delivery.warning_id == ids.warning,
+                    Delivery.channel == Channel.SMS.value,
+                )
+                .order_by(col(Delivery.id).desc())
+            ).first()
+            text = sms.body if sms is not None else ""
+        self.console.print(Rule(_("The SMS %(name)s reads") % {"name": ids.name}, align="left"))
+        self.console.print(text, highlight=False, markup=False)
+        return text
+
     def assessment(self) -> None:
         """The period's assessment per unit as a table, and its chart as a PNG."""
         period = current_period(clock=self.clock, settings=self.settings)
@@ -448,6 +601,34 @@ class Demo:
                 continue
             self.console.print(Rule(_("One %(channel)s message") % {"channel": channel.value}))
             self.console.print(_render_sample(sample), highlight=False, markup=False)
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """The rows one demo step follows."""
+
+    warning: int
+    person: int
+    officer: int
+    name: str
+
+
+_SHORT_LINK = re.compile(r"https?://\S+/a/[A-Za-z0-9._-]+")
+_FORM_KEY = re.compile(r'name="k" value="([^"]+)"')
+_TITLE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+
+
+def _page_title(page: str) -> str:
+    """The page's heading, as text."""
+    found = _TITLE.search(page)
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else ""
+
+
+def _free_port() -> int:
+    """A free port on the loopback, for the demo's web app."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _print_exchange(console: Console, exchange: Exchange) -> None:

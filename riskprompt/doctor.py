@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import tempfile
-import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from riskprompt.models.db import current_revision, head_revision
 from riskprompt.models.people import Channel, Person
 from riskprompt.notifications.channels import build_adapters, distinct_adapters
 from riskprompt.notifications.channels.base import Message, Outcome
+from riskprompt.notifications.outbox import DeliveryKey
 
 #: Seconds one network check may take.
 CHECK_TIMEOUT_SECONDS = 10.0
@@ -308,7 +308,7 @@ def doctor_message(person: Person, channel: Channel, address: str) -> Message:
         address=address,
         subject=gettext("riskprompt test message"),
         text=text_,
-        idempotency_key=f"doctor-{uuid.uuid4().hex}",
+        idempotency_key=str(DeliveryKey.doctor()),
         locale=person.locale,
     )
 

@@ -8,6 +8,11 @@ passed through a :class:`Redactor` last, so a secret of the settings (the bot
 token, the Twilio auth token, the SMTP password, the secret key, the database
 password) never reaches the log, whoever wrote the line: our code, a library
 logging a URL with the bot token in it, or a traceback.
+
+The token of a link (``/ack/<token>``, ``/a/<token>``) is a capability: whoever
+holds it may act for its addressee.  It is shown as ``/ack/<redacted>`` by the
+same redactor, and :class:`LinkPathFilter` rewrites uvicorn's access-log records
+before any handler sees them (ours, pytest's, a log shipper's).
 """
 
 from __future__ import annotations
@@ -30,6 +35,49 @@ REDACTED = "***"
 MIN_SECRET_LENGTH = 6
 #: A Telegram bot token in a Bot API URL (``.../bot123456:AAE.../getMe``), whoever logs it.
 BOT_TOKEN_IN_URL = re.compile(r"(?<=/bot)\d+:[A-Za-z0-9_-]+")
+#: The token of a link to the page of a prompt or warning (``/ack/<token>``, ``/a/<token>``).
+LINK_TOKEN_IN_PATH = re.compile(r"(/(?:ack|a)/)[^/?#\s\"']+")
+LINK_REDACTED = r"\1<redacted>"
+
+
+def redact_link_paths(text: str) -> str:
+    """``text`` with the token of every link path replaced (``/ack/<redacted>``)."""
+    return LINK_TOKEN_IN_PATH.sub(LINK_REDACTED, text)
+
+
+class LinkPathFilter(logging.Filter):
+    """Rewrites the link tokens in a record's message and arguments (uvicorn's access log).
+
+    uvicorn logs ``'%s - "%s %s HTTP/%s" %d'`` with the path as an argument;
+    the filter replaces the token there, so every handler gets the redacted line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact, and let the record through."""
+        if isinstance(record.msg, str):
+            record.msg = redact_link_paths(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_link_paths(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        elif isinstance(record.args, dict):
+            record.args = {
+                key: redact_link_paths(value) if isinstance(value, str) else value
+                for key, value in record.args.items()
+            }
+        return True
+
+
+#: The loggers that log request paths: each gets a :class:`LinkPathFilter`.
+PATH_LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+def install_link_filters() -> None:
+    """Give each logger of :data:`PATH_LOGGERS` a :class:`LinkPathFilter` (once)."""
+    for name in PATH_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, LinkPathFilter) for f in logger.filters):
+            logger.addFilter(LinkPathFilter())
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -66,7 +114,7 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
-        return BOT_TOKEN_IN_URL.sub(REDACTED, text)
+        return redact_link_paths(BOT_TOKEN_IN_URL.sub(REDACTED, text))
 
 
 class TextFormatter(logging.Formatter):
@@ -126,6 +174,7 @@ def configure_logging(level: int, settings: Settings) -> None:
         return
     for handler in ours:
         root.removeHandler(handler)
+    install_link_filters()
     handler = _OurHandler(sys.stderr)
     handler.setFormatter(make_formatter(settings))
     root.addHandler(handler)
@@ -137,9 +186,12 @@ def configure_logging(level: int, settings: Settings) -> None:
 
 __all__ = [
     "JsonLineFormatter",
+    "LinkPathFilter",
     "Redactor",
     "TextFormatter",
     "configure_logging",
+    "install_link_filters",
     "make_formatter",
+    "redact_link_paths",
     "secrets_of",
 ]

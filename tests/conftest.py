@@ -51,6 +51,10 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("RISKPROMPT_") and not name.startswith("RISKPROMPT_TEST_"):
             monkeypatch.delenv(name)
+    # Tests that run the real `riskprompt` on the real clock would otherwise depend on
+    # the hour they run at (quiet hours hold messages at night in Asia/Shanghai); the
+    # quiet-hours tests give their own QUIET_HOURS.
+    monkeypatch.setenv("RISKPROMPT_QUIET_HOURS", "")
     monkeypatch.chdir(tmp_path)
 
 

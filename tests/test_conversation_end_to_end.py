@@ -55,6 +55,7 @@ PUBLIC_URL = "https://riskprompt.example.gov.cn"
 CHAT_BASE = 810_000
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 ACK_LINK = re.compile(r"/ack/([A-Za-z0-9._-]+)")
+FORM_KEY = re.compile(r'name="k" value="([0-9a-f]+)"')
 
 
 async def test_everyone_acknowledges_on_their_channel_and_a_correction_is_accepted(
@@ -144,7 +145,12 @@ async def test_everyone_acknowledges_on_their_channel_and_a_correction_is_accept
                     text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
                     token = ACK_LINK.search(text)
                     assert token is not None
-                    response = await http.get(f"/ack/{token.group(1)}")
+                    page = await http.get(f"/ack/{token.group(1)}")  # shows, changes nothing
+                    assert page.status_code == 200
+                    key = FORM_KEY.search(page.text)
+                    assert key is not None
+                    # the page's 已阅 button
+                    response = await http.post(f"/ack/{token.group(1)}", data={"k": key.group(1)})
                     assert response.status_code == 200
 
             # an ordered correction, reported in chat with a file, accepted by the officer

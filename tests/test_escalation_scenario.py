@@ -6,7 +6,8 @@ does (reminders and escalation, then dispatch through the file channel).  The
 test then checks, against counts it makes itself from the script:
 
 * every reminder, escalation and flag happened once, at the expected hour;
-* every message went out exactly once (one file per idempotency key);
+* every message went out exactly once (one file per idempotency key), the
+  notices of every outcome included;
 * the assessment report's numbers per unit.
 """
 
@@ -37,14 +38,15 @@ from riskprompt.models.warnings import (
     Warning,
     WarningColour,
     acknowledge_warning,
+    issue_warning,
     review_rectification,
     submit_rectification,
+    withdraw_warning,
 )
 from riskprompt.notifications.channels import build_adapters
 from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.notifications.escalation import run_follow_ups
 from riskprompt.notifications.planning import plan_monthly_cycle
-from riskprompt.notifications.warnings import issue_and_notify, withdraw_and_cancel
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 on 1 December in Shanghai
@@ -212,6 +214,12 @@ def expected_sent_keys(prompts: dict[int, Prompt], warnings: list[Warning]) -> C
                 keys[f"w{w}-telegram-esc{escalations}-off"] += 1
             else:
                 keys[f"w{w}-telegram-flag-off"] += 1
+                keys[f"w{w}-telegram-flag-sup"] += 1
+        # the outcomes: each report to the reviewing officer, each review and the
+        # withdrawal to the person
+        keys["notice"] += len(script.submit) + sum(
+            step is not None for step in (script.accept, script.reject, script.withdraw)
+        )
     return keys
 
 
@@ -252,7 +260,7 @@ def test_a_month_of_reminders_escalations_and_the_report(
         def issue(
             s: Session, j: int = j, script: Scripted = script, target: Person = target
         ) -> None:
-            warnings[j] = issue_and_notify(
+            warnings[j] = issue_warning(
                 s,
                 actor=s.get(Person, officer.id),
                 person=s.get(Person, target.id),
@@ -302,7 +310,7 @@ def test_a_month_of_reminders_escalations_and_the_report(
             actions[issued + script.accept].append(lambda s, r=review: r(s, True))
         if script.withdraw is not None:
             actions[issued + script.withdraw].append(
-                lambda s, w=warning_of: withdraw_and_cancel(
+                lambda s, w=warning_of: withdraw_warning(
                     s, warning=w(s), actor=s.get(Person, officer.id), clock=clock, reason="误发"
                 )
             )
@@ -348,7 +356,8 @@ def test_a_month_of_reminders_escalations_and_the_report(
     for path in (tmp_path / "outbox").iterdir():
         record = json.loads(path.read_text(encoding="utf-8"))
         key = record["idempotency_key"]
-        written["officer list" if key.startswith("ua") else key] += 1
+        kind = {"ua": "officer list", "n": "notice"}
+        written[next((v for k, v in kind.items() if key.startswith(k)), key)] += 1
     assert written == expected_sent_keys(prompts, final)
 
     # the report, unit by unit, against a count made from the script

@@ -24,6 +24,7 @@ from riskprompt.models.queries import (
     resolve_unit,
     risk_points_of,
 )
+from riskprompt.models.scope import supervised_units
 
 app = typer.Typer(
     name="riskprompt",
@@ -174,13 +175,22 @@ def people_list(
         str | None,
         typer.Option("--role", help=_("staff, officer or admin."), show_default=False),
     ] = None,
+    viewer: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """List people with their unit, role and channels."""
     context = app_context(ctx)
     person_role = _parse_role(role)
     with context.session() as session:
         unit_id = resolve_unit(session, ref=unit).id if unit else None
-        rows = list_people(session, unit_id=unit_id, role=person_role)
+        looking = get_person(session, staff_id=viewer) if viewer else None
+        rows = list_people(session, unit_id=unit_id, role=person_role, viewer=looking)
     out = table(
         _("People"), _("Staff ID"), _("Name"), _("Unit"), _("Role"), _("Channels"), _("Language")
     )
@@ -216,6 +226,7 @@ def people_show(
         )
         posts = posts_held(session, person_id=person.id or 0, on=today)
         points = {post.id: risk_points_of(session, post_id=post.id or 0) for post in posts}
+        scope = supervised_units(session, officer=person) if person.is_officer else []
     console = context.console
     details = table(f"{person.name} ({person.staff_id})", _("Field"), _("Value"), show_header=False)
     details.add_row(_("Unit"), unit.name)
@@ -230,6 +241,10 @@ def people_show(
     details.add_row(_("SMS opt-out"), _("yes") if person.sms_opt_out else _("no"))
     details.add_row(_("Language"), person.locale)
     details.add_row(_("Time zone"), person.timezone)
+    if person.is_officer:
+        names = "；".join(u.name for u in scope or [])
+        within = _("%(units)s (with their sub-units)") % {"units": names}
+        details.add_row(_("Supervision scope"), _("every unit") if scope is None else within)
     console.print(details)
     for post in posts:
         out = table(

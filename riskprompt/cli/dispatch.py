@@ -22,14 +22,11 @@ from riskprompt.config.settings import Settings
 from riskprompt.logs import configure_logging
 from riskprompt.models.clock import Clock
 from riskprompt.models.errors import InvalidInput
+from riskprompt.models.listings import count_deliveries, page_deliveries
 from riskprompt.models.people import Channel
 from riskprompt.models.prompts import DeliveryStatus
-from riskprompt.notifications.dispatcher import (
-    Dispatcher,
-    DispatchStats,
-    count_deliveries,
-    list_deliveries,
-)
+from riskprompt.models.queries import get_person
+from riskprompt.notifications.dispatcher import Dispatcher, DispatchStats
 
 log = logging.getLogger("riskprompt.run")
 
@@ -177,14 +174,25 @@ def deliveries_list(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("How many of the newest to list."))
     ] = 50,
+    viewer: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """List the newest deliveries, then the counts by status and channel."""
     context = app_context(ctx)
     only = _parse_channel(channel)
     zone = context.settings.zone
     with context.session() as session:
-        rows = list_deliveries(session, failed_only=failed, channel=only, limit=limit)
-        counts = count_deliveries(session, failed_only=failed, channel=only)
+        looking = get_person(session, staff_id=viewer) if viewer else None
+        rows = page_deliveries(
+            session, viewer=looking, failed_only=failed, channel=only, limit=limit
+        ).rows
+        counts = count_deliveries(session, viewer=looking, failed_only=failed, channel=only)
     out = table(
         _("Failed deliveries") if failed else _("Deliveries"),
         _("ID"),
@@ -198,7 +206,8 @@ def deliveries_list(
         _("Last error"),
     )
     out.columns[-1].overflow = "fold"  # the error is what an officer acts on: never cut it
-    for delivery, person in rows:
+    for row in rows:
+        delivery, person = row.delivery, row.person
         out.add_row(
             str(delivery.id),
             f"{person.name} ({person.staff_id})",

@@ -1,27 +1,30 @@
-"""``riskprompt focus``, ``cycle run``, ``remind`` and ``prompts list``."""
+"""``riskprompt focus``, ``cycle run``, ``remind``, ``prompts list`` and ``prompts cancel``."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from riskprompt.cli.common import app_context, reports_errors, table
+from riskprompt.cli.dispatch import CHANNEL_LABELS
 from riskprompt.config.i18n import N_, _, format_number, format_when, ngettext
 from riskprompt.context import AppContext
+from riskprompt.models.cancel import Cancellation, cancel_prompts
 from riskprompt.models.errors import InvalidInput
-from riskprompt.models.prompts import PromptKind, PromptStatus
+from riskprompt.models.listings import count_prompts, list_focus, page_prompts
+from riskprompt.models.monthly import set_focus
+from riskprompt.models.periods import current_period, parse_period
+from riskprompt.models.prompts import BroadcastStatus, PromptKind, PromptStatus
 from riskprompt.models.queries import get_person, resolve_unit
 from riskprompt.notifications.planning import (
-    BroadcastStatus,
-    current_period,
-    issue_special_prompt,
-    list_focus,
-    list_prompts,
-    parse_period,
+    Reach,
+    issue_and_expand,
     plan_monthly_cycle,
-    set_focus,
+    preview_monthly_cycle,
+    preview_special_prompt,
 )
 
 focus_app = typer.Typer(help=_("The month's key work (重点工作)."), no_args_is_help=True)
@@ -133,6 +136,67 @@ def focus_list(
     context.console.print(out)
 
 
+#: A dry run lists the people reached when there are at most this many (or with --wide).
+LIST_LIMIT = 20
+
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help=_("Show whom it would reach, on which channel; write nothing.")),
+]
+WideOption = Annotated[
+    bool, typer.Option("--wide", help=_("With --dry-run: list every person, however many."))
+]
+
+
+def print_reach(context: AppContext, reach: Reach, *, wide: bool) -> None:
+    """Recipients × channels of a dry run: the counts, and the people when few (or ``wide``)."""
+    console = context.console
+    console.print(_("Dry run: nothing was written."), highlight=False)
+    console.print(
+        "  "
+        + ngettext(
+            "%(n)s person would get %(prompts)s prompt(s)",
+            "%(n)s people would get %(prompts)s prompt(s)",
+            reach.people,
+        )
+        % {"n": format_number(reach.people), "prompts": format_number(reach.prompts)},
+        highlight=False,
+    )
+    counts = ", ".join(
+        f"{_(CHANNEL_LABELS[channel])} {format_number(n)}"
+        for channel, n in reach.by_channel.items()
+    )
+    console.print("  " + _("messages by channel: %(counts)s") % {"counts": counts}, highlight=False)
+    console.print(
+        "  "
+        + _("people with no reachable channel: %(n)s") % {"n": format_number(reach.unreachable)},
+        highlight=False,
+    )
+    if reach.present:
+        console.print(
+            "  " + _("already there: %(n)s") % {"n": format_number(reach.present)},
+            highlight=False,
+        )
+    if not reach.rows:
+        return
+    shown = reach.rows if wide or reach.people <= LIST_LIMIT else reach.rows[:LIST_LIMIT]
+    out = table(_("Recipients"), _("Staff ID"), _("Name"), _("Channel"), _("Messages"))
+    for row in shown:
+        out.add_row(
+            row.staff_id,
+            row.name,
+            _(CHANNEL_LABELS[row.channel]) if row.channel is not None else _("none"),
+            format_number(row.messages),
+        )
+    console.print(out)
+    if len(shown) < reach.people:
+        console.print(
+            _("%(n)s more not listed: add --wide to list everyone.")
+            % {"n": format_number(reach.people - len(shown))},
+            highlight=False,
+        )
+
+
 @cycle_app.command(
     "run", help=_("Plan the month's risk prompts and queue their deliveries (safe to run again).")
 )
@@ -145,6 +209,12 @@ def cycle_run(
             "--period", help=_("Period, YYYY-MM (default: this month)."), show_default=False
         ),
     ] = None,
+    dry_run: DryRunOption = False,
+    wide: WideOption = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help=_("Plan a period more than one month ahead all the same.")),
+    ] = False,
 ) -> None:
     """Plan the month's risk prompts and queue their deliveries (safe to run again)."""
     context = app_context(ctx)
@@ -153,10 +223,22 @@ def cycle_run(
         if period
         else current_period(clock=context.clock, settings=context.settings)
     )
-    result = plan_monthly_cycle(
-        context.ready_engine(), period=chosen, clock=context.clock, settings=context.settings
-    )
     console = context.console
+    if dry_run:
+        with context.session() as session:
+            reach = preview_monthly_cycle(
+                session, period=chosen, clock=context.clock, settings=context.settings, force=force
+            )
+        console.print(_("Monthly cycle %(period)s:") % {"period": chosen}, highlight=False)
+        print_reach(context, reach, wide=wide)
+        return
+    result = plan_monthly_cycle(
+        context.ready_engine(),
+        period=chosen,
+        clock=context.clock,
+        settings=context.settings,
+        force=force,
+    )
     console.print(_("Monthly cycle %(period)s:") % {"period": result.period}, highlight=False)
     for line, count in (
         (_("prompts created: %(n)s"), result.prompts_created),
@@ -197,19 +279,45 @@ def remind(
     no_ack: Annotated[
         bool, typer.Option("--no-ack", help=_("Ask for no acknowledgement."))
     ] = False,
+    dry_run: DryRunOption = False,
+    wide: WideOption = False,
+    force: Annotated[
+        bool, typer.Option("--force", help=_("A time in the past: send it now all the same."))
+    ] = False,
 ) -> None:
     """Issue a special prompt (特别提示), now or at a given time."""
     context = app_context(ctx)
     when = parse_at(at, context) if at else None
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
-        broadcast = issue_special_prompt(
+        if dry_run:
+            reach = preview_special_prompt(
+                session,
+                actor=officer,
+                target=to,
+                text=text,
+                at=when,
+                requires_ack=not no_ack,
+                force=force,
+                clock=context.clock,
+                settings=context.settings,
+            )
+            session.rollback()
+            context.console.print(
+                _("Special prompt to %(target)s, at %(when)s:")
+                % {"target": to, "when": _when(context, reach.due_at)},
+                highlight=False,
+            )
+            print_reach(context, reach, wide=wide)
+            return
+        broadcast = issue_and_expand(
             session,
             actor=officer,
             target=to,
             text=text,
             at=when,
             requires_ack=not no_ack,
+            force=force,
             clock=context.clock,
             settings=context.settings,
         )
@@ -250,13 +358,27 @@ def prompts_list(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("Show at most this many prompts."))
     ] = 50,
+    viewer: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """List risk prompts, newest first, with counts by status."""
     context = app_context(ctx)
     wanted = _parse_status(status)
     with context.session() as session:
         unit_id = resolve_unit(session, ref=unit).id if unit else None
-        listing = list_prompts(session, period=period, status=wanted, unit_id=unit_id, limit=limit)
+        looking = get_person(session, staff_id=viewer) if viewer else None
+        page = page_prompts(
+            session, viewer=looking, period=period, status=wanted, unit_id=unit_id, limit=limit
+        )
+        counted = count_prompts(
+            session, viewer=looking, period=period, status=wanted, unit_id=unit_id
+        )
     out = table(
         _("Prompts"),
         _("ID"),
@@ -273,11 +395,11 @@ def prompts_list(
         PromptStatus.ACKNOWLEDGED: _("acknowledged"),
         PromptStatus.CANCELLED: _("cancelled"),
     }
-    for row in listing.rows:
+    for row in page.rows:
         prompt = row.prompt
         out.add_row(
             str(prompt.id),
-            f"{row.person_name} ({row.staff_id})",
+            f"{row.person.name} ({row.person.staff_id})",
             row.post_name or "",
             f"{prompt.period or ''} {kinds[prompt.kind]}".strip(),
             statuses[prompt.status],
@@ -285,20 +407,118 @@ def prompts_list(
             _when(context, prompt.acknowledged_at),
         )
     context.console.print(out)
-    counts = ", ".join(f"{statuses[s]} {format_number(n)}" for s, n in listing.counts.items())
+    counts = ", ".join(f"{statuses[s]} {format_number(n)}" for s, n in counted.items())
     context.console.print(
         ngettext(
             "%(total)s prompt (%(counts)s); showing %(shown)s",
             "%(total)s prompts (%(counts)s); showing %(shown)s",
-            listing.total,
+            page.total,
         )
         % {
-            "total": format_number(listing.total),
+            "total": format_number(page.total),
             "counts": counts,
-            "shown": format_number(len(listing.rows)),
+            "shown": format_number(len(page.rows)),
         },
         highlight=False,
     )
+
+
+def _cancellation_lines(outcome: Cancellation) -> list[str]:
+    lines = [
+        ngettext(
+            "%(n)s prompt not yet acknowledged, of %(people)s person",
+            "%(n)s prompts not yet acknowledged, of %(people)s people",
+            outcome.prompts,
+        )
+        % {"n": format_number(outcome.prompts), "people": format_number(outcome.people)},
+        _("pending deliveries: %(n)s") % {"n": format_number(outcome.deliveries)},
+        _("people already sent it, to be told: %(n)s") % {"n": format_number(outcome.told)},
+    ]
+    if outcome.broadcast_stopped:
+        lines.append(
+            _("special prompt B%(id)s was waiting for its time: it will not be sent")
+            % {"id": outcome.broadcast_id}
+        )
+    return lines
+
+
+@prompts_app.command(
+    "cancel",
+    help=_(
+        "Cancel the prompts not yet acknowledged of a period (for a person, a unit or everyone) "
+        "or of a special prompt, with their pending deliveries; those already sent it are told."
+    ),
+)
+@reports_errors
+def prompts_cancel(
+    ctx: typer.Context,
+    actor: Annotated[
+        str, typer.Option("--as", help=_("Staff ID of the officer cancelling."), show_default=False)
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help=_("Why (told to those already sent it)."), show_default=False
+        ),
+    ],
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period", help=_("The monthly prompts of this period, YYYY-MM."), show_default=False
+        ),
+    ] = None,
+    special: Annotated[
+        str | None,
+        typer.Option(
+            "--special",
+            help=_("The prompts of this special prompt (B12 or 12)."),
+            show_default=False,
+        ),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help=_("Only this person (staff ID)."), show_default=False),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit", help=_("Only this unit (id or name) and its sub-units."), show_default=False
+        ),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help=_("Do not ask for confirmation (required off a terminal).")),
+    ] = False,
+) -> None:
+    """Cancel prompts not yet acknowledged, with their pending deliveries."""
+    context = app_context(ctx)
+    console = context.console
+    selection = {"period": period, "special": special, "person": person, "unit": unit}
+    with context.session() as session:
+        officer = get_person(session, staff_id=actor)
+        preview = cancel_prompts(
+            session, actor=officer, reason=reason, clock=context.clock, dry_run=True, **selection
+        )
+    if not preview.prompts and not preview.broadcast_stopped:
+        console.print(_("Nothing to cancel: no prompt is waiting."), highlight=False)
+        return
+    if not yes:
+        console.print(_("To cancel:"), highlight=False)
+        for line in _cancellation_lines(preview):
+            console.print("  " + line, highlight=False)
+        if not sys.stdin.isatty():
+            raise InvalidInput(N_("not at a terminal: add --yes to cancel"))
+        if not typer.confirm(_("Cancel them?"), default=False):
+            console.print(_("Nothing was cancelled."), highlight=False)
+            raise typer.Exit(1)
+    with context.session() as session:
+        officer = get_person(session, staff_id=actor)
+        outcome = cancel_prompts(
+            session, actor=officer, reason=reason, clock=context.clock, **selection
+        )
+    console.print(_("Cancelled:"), highlight=False)
+    for line in _cancellation_lines(outcome):
+        console.print("  " + line, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

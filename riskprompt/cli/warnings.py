@@ -11,17 +11,20 @@ from riskprompt.cli.common import app_context, reports_errors, table
 from riskprompt.config.i18n import N_, _, format_number, format_when, ngettext
 from riskprompt.context import AppContext
 from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.listings import page_warnings
 from riskprompt.models.queries import get_person, is_row_id
-from riskprompt.models.warnings import STATUS_LABELS, Warning, WarningStatus
-from riskprompt.notifications.warnings import (
-    issue_and_notify,
-    list_warnings,
+from riskprompt.models.warnings import (
+    STATUS_LABELS,
+    Warning,
+    WarningStatus,
+    issue_warning,
     parse_colour,
     parse_form,
-    warning_deliveries,
     warning_subject,
-    withdraw_and_cancel,
+    withdraw_warning,
 )
+from riskprompt.notifications.notices import expand_notices
+from riskprompt.notifications.warnings import warning_deliveries
 
 warnings_app = typer.Typer(help=_("Warnings (预警) and where they stand."), no_args_is_help=True)
 
@@ -124,7 +127,7 @@ def warn(
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
         subject = warning_subject(session, staff_id=person, unit_ref=unit)
-        warning = issue_and_notify(
+        warning = issue_warning(
             session,
             actor=officer,
             person=subject,
@@ -136,6 +139,8 @@ def warn(
             clock=context.clock,
             settings=context.settings,
         )
+        # The notices go out now, so the reply can say on which channels.
+        expand_notices(session, now=context.clock.now(), settings=context.settings)
         deliveries = warning_deliveries(session, warning_id=warning.id or 0)
         channels = ", ".join(
             d.channel + (" " + _("(supervisor)") if d.person_id != subject.id else "")
@@ -189,6 +194,14 @@ def warnings_list(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("Show at most this many warnings."))
     ] = 50,
+    viewer: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """List warnings, newest first."""
     context = app_context(ctx)
@@ -196,8 +209,14 @@ def warnings_list(
     wanted_colour = parse_colour(colour) if colour else None
     with context.session() as session:
         person_id = get_person(session, staff_id=person).id if person else None
-        rows = list_warnings(
-            session, status=wanted_status, colour=wanted_colour, person_id=person_id, limit=limit
+        looking = get_person(session, staff_id=viewer) if viewer else None
+        page = page_warnings(
+            session,
+            viewer=looking,
+            status=wanted_status,
+            colour=wanted_colour,
+            person_id=person_id,
+            limit=limit,
         )
     out = table(
         _("Warnings"),
@@ -210,21 +229,21 @@ def warnings_list(
         _("Issued by"),
         _("Created"),
     )
-    for row in rows:
+    for row in page.rows:
         warning = row.warning
         out.add_row(
             f"W{warning.id}",
-            f"{row.person_name} ({row.staff_id})",
+            f"{row.person.name} ({row.person.staff_id})",
             _(warning.colour.label),
             _(warning.form.label),
             _(STATUS_LABELS[warning.status]),
             _when(context, warning.deadline),
-            row.issuer_name,
+            row.issuer.name,
             _when(context, warning.created_at),
         )
     context.console.print(out)
     context.console.print(
-        ngettext("%(n)s warning", "%(n)s warnings", len(rows)) % {"n": format_number(len(rows))},
+        ngettext("%(n)s warning", "%(n)s warnings", page.total) % {"n": format_number(page.total)},
         highlight=False,
     )
 
@@ -251,7 +270,7 @@ def withdraw(
         warning = session.get(Warning, warning_id)
         if warning is None:
             raise NotFound(N_("no warning %(id)s"), id=warning_id)
-        cancelled = withdraw_and_cancel(
+        cancelled = withdraw_warning(
             session, warning=warning, actor=officer, clock=context.clock, reason=reason
         )
     context.console.print(

@@ -17,17 +17,15 @@ from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
 from riskprompt.config.i18n import N_, _, format_number, format_when
 from riskprompt.config.settings import Settings
 from riskprompt.context import AppContext
+from riskprompt.models.acknowledging import Target, acknowledge
 from riskprompt.models.clock import Clock
 from riskprompt.models.conversations import create_api_token, revoke_api_token
 from riskprompt.models.errors import InvalidInput, NotFound
 from riskprompt.models.listings import list_tokens, page_corrections
-from riskprompt.models.prompts import Prompt, acknowledge_prompt
 from riskprompt.models.queries import get_person
 from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
-    Warning,
-    acknowledge_warning,
     review_rectification,
 )
 from riskprompt.web import create_app
@@ -411,30 +409,23 @@ def ack(
         raise InvalidInput(N_("say who acknowledges with --as STAFF_ID"))
     if (prompt_id is None) == (warning_id is None):
         raise InvalidInput(N_("give either a prompt id or --warning ID"))
+    target: Target = (
+        ("warning", warning_id) if warning_id is not None else ("prompt", prompt_id or 0)
+    )
     with context.session() as session:
         person = get_person(session, staff_id=actor)
-        if warning_id is not None:
-            warning = session.get(Warning, warning_id)
-            if warning is None:
-                raise NotFound(N_("no warning %(id)s"), id=warning_id)
-            done = acknowledge_warning(
-                session, warning=warning, actor=person, clock=context.clock, via="cli"
-            )
-            what = _("Warning %(id)s") % {"id": warning_id}
-            when = warning.acknowledged_at
+        done = acknowledge(session, actor=person, target=target, via="cli", clock=context.clock)
+        if done.prompt is not None:
+            what = _("Prompt %(id)s (%(title)s)") % {"id": done.code.id, "title": done.prompt.title}
         else:
-            prompt = session.get(Prompt, prompt_id)
-            if prompt is None:
-                raise NotFound(N_("no prompt %(id)s"), id=prompt_id)
-            done = acknowledge_prompt(
-                session, prompt=prompt, actor=person, clock=context.clock, via="cli"
-            )
-            what = _("Prompt %(id)s (%(title)s)") % {"id": prompt_id, "title": prompt.title}
-            when = prompt.acknowledged_at
+            what = _("Warning %(id)s") % {"id": done.code.id}
     message = (
-        _("%(what)s acknowledged.") if done else _("%(what)s was already acknowledged on %(when)s.")
+        _("%(what)s acknowledged.")
+        if done.newly
+        else _("%(what)s was already acknowledged on %(when)s.")
     )
-    context.console.print(message % {"what": what, "when": _when(context, when)}, highlight=False)
+    when = _when(context, done.at)
+    context.console.print(message % {"what": what, "when": when}, highlight=False)
 
 
 def _deadline(value: str, context: AppContext) -> datetime:
@@ -448,9 +439,12 @@ def _deadline(value: str, context: AppContext) -> datetime:
     return datetime.combine(day, time(23, 59), tzinfo=context.settings.zone)
 
 
-def _list_pending(context: AppContext, limit: int) -> None:
+def _list_pending(context: AppContext, limit: int, viewer: str) -> None:
     with context.session() as session:
-        page = page_corrections(session, status=RectificationStatus.SUBMITTED, limit=limit)
+        looking = get_person(session, staff_id=viewer) if viewer else None
+        page = page_corrections(
+            session, viewer=looking, status=RectificationStatus.SUBMITTED, limit=limit
+        )
     out = table(
         _("Corrections waiting for review"),
         _("ID"),
@@ -513,7 +507,7 @@ def review(
     """Accept or reject a correction report (整改反馈); `review list` shows those waiting."""
     context = app_context(ctx)
     if correction.strip().lower() == "list":
-        _list_pending(context, limit)
+        _list_pending(context, limit, actor)
         return
     if not correction.strip().isascii() or not correction.strip().isdigit():
         raise InvalidInput(N_("not a correction id: %(value)r"), value=correction)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from riskprompt.config.i18n import N_, translator
@@ -28,12 +29,15 @@ from riskprompt.models.prompts import PromptStatus
 from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
+    Warning,
     WarningColour,
     WarningStatus,
+    issue_warning,
     review_rectification,
+    warning_subject,
+    withdraw_warning,
 )
-from riskprompt.notifications.planning import issue_special_prompt
-from riskprompt.notifications.warnings import issue_and_notify, warning_subject
+from riskprompt.notifications.planning import issue_and_expand
 from riskprompt.web.context import WebContext, reader_locale, web_context
 from riskprompt.web.schemas import (
     MAX_ID,
@@ -48,6 +52,7 @@ from riskprompt.web.schemas import (
     ReviewCreate,
     SpecialPromptCreate,
     StaffId,
+    Text,
     WarningCreate,
     WarningPage,
     WarningPublic,
@@ -120,17 +125,22 @@ def authenticate(session: Session, request: Request, token: str, context: WebCon
 async def create_special_prompt(
     body: SpecialPromptCreate, request: Request, token: Token, context: Context
 ) -> BroadcastPublic:
-    """Issue a special prompt to a target, now or at ``at``; sent now, it is expanded at once."""
+    """Issue a special prompt to a target, now or at ``at``; sent now, it is expanded at once.
+
+    An ``at`` in the past is refused (422) unless ``force``; an officer with a
+    limited scope reaches only the people in it.
+    """
 
     def issue(session: Session) -> BroadcastPublic:
         officer = authenticate(session, request, token, context)
-        broadcast = issue_special_prompt(
+        broadcast = issue_and_expand(
             session,
             actor=officer,
             target=body.target,
             text=body.text,
             at=body.at,
             requires_ack=body.requires_ack,
+            force=body.force,
             clock=context.clock,
             settings=context.settings,
         )
@@ -158,7 +168,7 @@ async def create_warning(
         person = warning_subject(
             session, staff_id=body.person, unit_ref=None if body.unit is None else str(body.unit)
         )
-        warning = issue_and_notify(
+        warning = issue_warning(
             session,
             actor=officer,
             person=person,
@@ -176,6 +186,49 @@ async def create_warning(
     return await context.run(issue)
 
 
+class WarningWithdraw(BaseModel):
+    """Why an officer withdraws a warning."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(description="Why it is withdrawn (the person reads it).")
+
+
+@router.post(
+    "/warnings/{warning_id}/withdraw",
+    summary="Withdraw an open warning",
+    responses={
+        404: {"model": ErrorPublic},
+        409: {"model": ErrorPublic, "description": "Closed or withdrawn already"},
+        422: {"model": ErrorPublic},
+    },
+)
+async def withdraw(
+    warning_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: WarningWithdraw,
+    request: Request,
+    token: Token,
+    context: Context,
+) -> WarningPublic:
+    """Withdraw a warning: its messages not sent yet are cancelled, the person is told why."""
+
+    def withdrawal(session: Session) -> WarningPublic:
+        officer = authenticate(session, request, token, context)
+        warning = session.get(Warning, warning_id)
+        if warning is None:
+            raise NotFound(N_("no warning %(id)s"), id=warning_id)
+        withdraw_warning(
+            session, warning=warning, actor=officer, clock=context.clock, reason=body.reason
+        )
+        session.flush()
+        person = session.get(Person, warning.person_id)
+        issuer = session.get(Person, warning.issued_by_id)
+        assert person is not None and issuer is not None
+        return WarningPublic.of(WarningRow(warning=warning, person=person, issuer=issuer))
+
+    return await context.run(withdrawal)
+
+
 @router.get("/prompts", summary="List risk prompts")
 async def list_prompts(
     request: Request,
@@ -190,12 +243,16 @@ async def list_prompts(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PromptPage:
-    """Prompts by period, status, the reader's unit and the reader, newest first."""
+    """Prompts by period, status, the reader's unit and the reader, newest first.
+
+    Only the people of the token holder's supervision scope are listed.
+    """
 
     def listing(session: Session) -> PromptPage:
-        authenticate(session, request, token, context)
+        officer = authenticate(session, request, token, context)
         page = page_prompts(
             session,
+            viewer=officer,
             period=period,
             status=status,
             unit_id=unit_id,
@@ -220,12 +277,18 @@ async def list_warnings(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> WarningPage:
-    """Warnings by status, colour and addressee, newest first."""
+    """Warnings by status, colour and addressee, newest first (within the holder's scope)."""
 
     def listing(session: Session) -> WarningPage:
-        authenticate(session, request, token, context)
+        officer = authenticate(session, request, token, context)
         page = page_warnings(
-            session, status=status, colour=colour, staff_id=person, limit=limit, offset=offset
+            session,
+            viewer=officer,
+            status=status,
+            colour=colour,
+            staff_id=person,
+            limit=limit,
+            offset=offset,
         )
         items = [WarningPublic.of(row) for row in page.rows]
         return WarningPage(items=items, total=page.total, limit=limit, offset=offset)
@@ -243,11 +306,16 @@ async def list_corrections(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> CorrectionPage:
-    """Correction reports by review status and author (``submitted``: waiting for review)."""
+    """Correction reports by review status and author (``submitted``: waiting for review).
+
+    Only the people of the token holder's supervision scope are listed.
+    """
 
     def listing(session: Session) -> CorrectionPage:
-        authenticate(session, request, token, context)
-        page = page_corrections(session, status=status, staff_id=person, limit=limit, offset=offset)
+        officer = authenticate(session, request, token, context)
+        page = page_corrections(
+            session, viewer=officer, status=status, staff_id=person, limit=limit, offset=offset
+        )
         items = [CorrectionPublic.of(row) for row in page.rows]
         return CorrectionPage(items=items, total=page.total, limit=limit, offset=offset)
 

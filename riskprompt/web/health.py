@@ -6,9 +6,9 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from riskprompt.models.queries import ping_database
 from riskprompt.web.context import web_context
 
 log = logging.getLogger(__name__)
@@ -20,12 +20,8 @@ async def healthz(request: Request) -> JSONResponse:
     """200 with ``{"status": "ok", "database": "ok"}``; 503 when the database does not answer."""
     context = web_context(request)
 
-    def ping() -> None:
-        with context.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
     try:
-        await context.run_blocking(ping)
+        await context.run_blocking(lambda: ping_database(context.engine))
     except (SQLAlchemyError, OSError) as exc:
         log.warning("health check: the database does not answer: %s", exc)
         return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -42,57 +40,17 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, case, extract, func
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from riskprompt.models.clock import Clock
-from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
-from riskprompt.models.warnings import Warning
+from riskprompt.models.listings import ACK_BUCKETS, metrics_snapshot
+from riskprompt.models.listings import MetricsSnapshot as Snapshot
 from riskprompt.web.context import web_context
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
-
-#: Upper bounds of the acknowledgement latency buckets, in seconds: 1 min to 7 days.
-ACK_BUCKETS: tuple[float, ...] = (
-    60,
-    300,
-    900,
-    1800,
-    3600,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    86400,
-    2 * 86400,
-    3 * 86400,
-    7 * 86400,
-)
-
-
-@dataclass
-class Snapshot:
-    """What one scrape read from the database."""
-
-    deliveries: dict[tuple[str, str], int] = field(default_factory=dict)
-    due: dict[str, int] = field(default_factory=dict)
-    oldest_due_age: float = 0.0
-    in_flight: int = 0
-    ack_buckets: list[int] = field(default_factory=list)  # cumulative, one per ACK_BUCKETS
-    ack_count: int = 0
-    ack_sum: float = 0.0
-    open_prompts: int = 0
-    warnings: dict[tuple[str, str], int] = field(default_factory=dict)
-    escalations: int = 0
-
-
-def _seconds_between(engine: Engine, start: object, end: object) -> ColumnElement[float]:
-    """``end - start`` in seconds, in the dialect's own date arithmetic."""
-    if engine.dialect.name == "postgresql":
-        return extract("epoch", end - start)  # type: ignore[operator]
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
 def read_snapshot(engine: Engine, clock: Clock) -> Snapshot:
@@ -108,64 +66,8 @@ def read_snapshot(engine: Engine, clock: Clock) -> Snapshot:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database did not answer.
     """
-    now = clock.now()
-    snap = Snapshot()
     with Session(engine) as session:
-        for channel, status, n in session.exec(
-            select(Delivery.channel, Delivery.status, func.count()).group_by(
-                col(Delivery.channel), col(Delivery.status)
-            )
-        ).all():
-            snap.deliveries[(channel, DeliveryStatus(status).value)] = int(n)
-        snap.in_flight = sum(
-            n for (_, status), n in snap.deliveries.items() if status == DeliveryStatus.SENDING
-        )
-        due = (
-            col(Delivery.status) == DeliveryStatus.PENDING,
-            col(Delivery.due_at) <= now,
-        )
-        for channel, n in session.exec(
-            select(Delivery.channel, func.count()).where(*due).group_by(col(Delivery.channel))
-        ).all():
-            snap.due[channel] = int(n)
-        oldest = session.exec(select(func.min(Delivery.due_at)).where(*due)).one()
-        if oldest is not None:
-            snap.oldest_due_age = max(0.0, (now - _aware(oldest)).total_seconds())
-
-        latency = _seconds_between(engine, col(Prompt.created_at), col(Prompt.acknowledged_at))
-        acknowledged = col(Prompt.acknowledged_at).is_not(None)
-        # One pass over the acknowledged prompts: count, sum and each bucket's count.
-        within = [func.coalesce(func.sum(case((latency <= b, 1), else_=0)), 0) for b in ACK_BUCKETS]
-        row = session.exec(
-            select(func.count(), func.coalesce(func.sum(latency), 0.0), *within).where(acknowledged)
-        ).one()
-        snap.ack_count, snap.ack_sum = int(row[0]), float(row[1])
-        snap.ack_buckets = [int(n) for n in row[2:]]
-        snap.open_prompts = int(
-            session.exec(
-                select(func.count()).where(
-                    col(Prompt.status) == PromptStatus.OPEN, col(Prompt.requires_ack)
-                )
-            ).one()
-        )
-        for colour, status, n, steps in session.exec(
-            select(
-                Warning.colour,
-                Warning.status,
-                func.count(),
-                func.coalesce(func.sum(Warning.escalations), 0),
-            ).group_by(col(Warning.colour), col(Warning.status))
-        ).all():
-            snap.warnings[(str(colour), str(status))] = int(n)
-            snap.escalations += int(steps)
-    return snap
-
-
-def _aware(moment: datetime | str) -> datetime:
-    """A moment from an aggregate (SQLite gives it back as text or naive) as aware UTC."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return metrics_snapshot(session, now=clock.now())
 
 
 class DatabaseCollector(Collector):

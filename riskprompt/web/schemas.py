@@ -61,7 +61,7 @@ def safe_target(value: str) -> str:
     """A target whose post or unit id, if numeric, is a plain number within range.
 
     The rest of the form (``person:...``, ``level:...``, ``all``) is checked by
-    :func:`riskprompt.notifications.planning.parse_target`, which answers 422 itself.
+    :func:`riskprompt.models.targets.parse_target`, which answers 422 itself.
     """
     kind, sep, ref = value.replace("：", ":").partition(":")
     ref = ref.strip().removesuffix("+").strip()
@@ -91,9 +91,12 @@ class SpecialPromptCreate(_Input):
     )
     text: Annotated[Text, Field(min_length=1)] = Field(description="What the officer says.")
     at: Moment | None = Field(
-        default=None, description="When to send it (with an offset); omitted or past: now."
+        default=None,
+        description="When to send it (with an offset); omitted: now. A past time is refused "
+        "unless force.",
     )
     requires_ack: StrictBool = Field(default=True, description="Readers must acknowledge.")
+    force: StrictBool = Field(default=False, description="A past ``at`` means now.")
 
 
 class WarningCreate(_Input):

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+from riskprompt.logs import install_link_filters
+
 T = TypeVar("T")
 
 
@@ -46,6 +48,9 @@ def make_server(
 ) -> uvicorn.Server:
     """A uvicorn server for ``app``; logging is left to the process's own configuration.
 
+    The access log never holds a link's token: its logger gets a
+    :class:`~riskprompt.logs.LinkPathFilter` (``/ack/<redacted>``).
+
     Args:
         app: the app from :func:`riskprompt.web.create_app`.
         host: the address to listen on.
@@ -53,6 +58,7 @@ def make_server(
         embedded: leave the signals to the host (see :class:`EmbeddedServer`).
         access_log: log one line per request (``uvicorn.access`` at INFO).
     """
+    install_link_filters()
     config = uvicorn.Config(
         app,
         host=host,

@@ -24,7 +24,9 @@ from riskprompt.models.audit import AuditEvent
 from riskprompt.models.clock import FixedClock
 from riskprompt.models.conversations import ChatState, create_binding_code
 from riskprompt.models.db import make_engine
-from riskprompt.models.people import Person, Role
+from riskprompt.models.people import Channel, Person, Role
+from riskprompt.notifications.channels import build_adapters
+from riskprompt.notifications.dispatcher import Dispatcher
 from tests.builders import make_person, make_unit
 from tests.standins.fixtures import standin_overrides
 from tests.standins.telegram import TelegramCall, TelegramStandin
@@ -48,6 +50,14 @@ class World:
     engine: Engine
     clock: FixedClock
     application: BotApplication
+
+    # -- the outbox --------------------------------------------------------------------------
+
+    async def dispatch(self) -> None:
+        """One dispatcher pass on chat: the notices of what was decided go out."""
+        adapters = {Channel.TELEGRAM: build_adapters(self.settings)[Channel.TELEGRAM]}
+        async with Dispatcher(self.engine, self.settings, self.clock, adapters, "bot") as d:
+            await d.drain()
 
     # -- updates in ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from riskprompt.bot.evidence import (
+from riskprompt.models.evidence import (
     MAX_EVIDENCE_BYTES,
     EvidenceRefused,
     check_content,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from riskprompt.models.prompts import Delivery
+from riskprompt.models.notices import Notice, NoticeReach
 from riskprompt.models.warnings import Warning, WarningColour, WarningForm
 from tests.bot.conftest import CLERK_CHAT, OFFICER_CHAT, World, buttons
 
@@ -43,13 +43,12 @@ async def test_officer_issues_a_warning_step_by_step(world: World) -> None:
     await world.tap(OFFICER_CHAT, "wn:ok")
     with world.session() as session:
         warning = session.exec(select(Warning)).one()
-        channels = session.exec(
-            select(Delivery.channel).where(col(Delivery.warning_id) == warning.id)
-        ).all()
+        told = session.exec(select(Notice).where(col(Notice.warning_id) == warning.id)).all()
     assert f"✓ Issued as W{warning.id}." in world.edits()[-1].params["text"]
     assert (warning.colour, warning.form) == (WarningColour.ORANGE, WarningForm.CORRECT)
     assert warning.reason == "采购审批未经集体研究"
-    assert len(channels) >= 1  # orange: every reachable channel of the clerk
+    # the domain tells the clerk on every channel (orange); the dispatcher sends it
+    assert [(n.reader_id, n.reach) for n in told] == [(warning.person_id, NoticeReach.EVERY)]
     assert world.actions().count("warning.issued") == 1
     assert world.state(OFFICER_CHAT).flow is None  # type: ignore[union-attr]
     # the preview's button does not issue twice

@@ -10,9 +10,16 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from riskprompt.models.catalog import RiskLevel
-from riskprompt.models.exporting import catalog_rows, export_catalog, export_people, people_rows
+from riskprompt.models.exporting import (
+    catalog_rows,
+    export_catalog,
+    export_people,
+    people_header,
+    people_rows,
+)
 from riskprompt.models.importing import import_catalog, import_people
 from riskprompt.models.people import Role
+from riskprompt.models.scope import Supervision
 from riskprompt.models.tabular import TableError, open_table
 from tests.builders import assign, make_person, make_post, make_power, make_risk_point, make_unit
 from tests.fixtures.files import (
@@ -109,6 +116,7 @@ def test_people_export_in_english(session, imported) -> None:
             "zh_CN",
             "telegram,sms,email",
             "Asia/Shanghai",
+            "",
         ],
         [
             "李四",
@@ -122,6 +130,7 @@ def test_people_export_in_english(session, imported) -> None:
             "en",
             "sms,email",
             "Asia/Shanghai",
+            "",
         ],
         [
             "王五",
@@ -135,6 +144,7 @@ def test_people_export_in_english(session, imported) -> None:
             "zh_CN",
             "email",
             "Asia/Shanghai",
+            "",
         ],
     ]
     # Only the posts held on the given day are exported (these start on TODAY).
@@ -195,3 +205,33 @@ def test_an_unknown_extension_is_refused(session, tmp_path) -> None:
         export_catalog(session, path=tmp_path / "out.json", locale="zh_CN", source="out.json")
     assert str(caught.value.problem) == "out.json: unsupported file type '.json': use .csv or .xlsx"
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_supervision_scope_round_trips(session, clock, tmp_path, subtests) -> None:
+    top = make_unit(session, name="市纪委监委")
+    finance = make_unit(session, name="市财政局", parent=top)
+    make_unit(session, name="国库科", parent=finance)
+    tax = make_unit(session, name="市税务局", parent=top)
+    officer = make_person(session, unit=top, staff_id="J1", role=Role.OFFICER)
+    make_person(session, unit=top, staff_id="J2", role=Role.OFFICER)  # no scope: every unit
+    for unit in (finance, tax):
+        session.add(Supervision(officer_id=officer.id or 0, unit_id=unit.id or 0))
+    session.commit()
+    rows = {row[1]: row for row in people_rows(session, locale="zh_CN", today=TODAY)}
+    assert rows["J1"][-1] == "市税务局；市财政局"
+    assert rows["J2"][-1] == ""
+    assert people_header("zh_CN")[-1] == "监督范围" and people_header("en")[-1] == "scope"
+    before = snapshot(session), _scopes(session)
+    for suffix in (".csv", ".xlsx"):
+        with subtests.test(suffix=suffix):
+            people_file = tmp_path / f"p{suffix}"
+            export_people(session, path=people_file, locale="en", today=TODAY)
+            again = import_people(session, path=people_file, clock=clock, zone=SHANGHAI)
+            assert again.ok and not again.changed, (summary(again), again.problems)
+            assert summary(again)["supervision"] == (0, 0, 1)
+            session.commit()
+    assert (snapshot(session), _scopes(session)) == before
+
+
+def _scopes(session) -> set[tuple[int, int]]:
+    return {(s.officer_id, s.unit_id) for s in session.exec(select(Supervision)).all()}

@@ -13,6 +13,7 @@ from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
 from riskprompt.models.importing import SAMPLE_CHANGES, import_catalog, import_people
 from riskprompt.models.people import Assignment, Person, Role
+from riskprompt.models.scope import Supervision, in_scope, scope_unit_ids
 from tests.builders import assign, make_person, make_post, make_unit
 from tests.fixtures.files import (
     CATALOG_HEADER,
@@ -583,3 +584,98 @@ def test_people_with_builders_data_update_by_staff_id(
     session.refresh(person)
     assert person.email == "new@example.org"
     assert person.mobile == "+8613800000000"  # no mobile column: unchanged
+
+
+# --------------------------------------------------------------------------- supervision scope
+
+SCOPE_HEADER = [*PEOPLE_HEADER, "监督范围"]
+
+
+def _scope_rows(cell: str, *, staff_cell: str = "") -> list[list[str]]:
+    """The sample people with the officer E003's 监督范围 cell (and E001's)."""
+    rows = [[*row, ""] for row in PEOPLE_ROWS]
+    rows[0][-1] = staff_cell
+    rows[2][-1] = cell
+    return rows
+
+
+def _scope_of(session, staff_id: str) -> set[str]:
+    person = session.exec(select(Person).where(Person.staff_id == staff_id)).one()
+    query = (
+        select(Unit.name)
+        .join(Supervision, col(Supervision.unit_id) == Unit.id)
+        .where(Supervision.officer_id == person.id)
+    )
+    return set(session.exec(query).all())
+
+
+def test_the_scope_column_sets_replaces_and_keeps_an_officers_units(
+    session, clock, with_catalog, tmp_path
+) -> None:
+    # Full names and a part naming one unit only, separated by ；/;
+    path = write_csv(tmp_path / "s1.csv", SCOPE_HEADER, _scope_rows("审计科；财务"))
+    result = people(session, clock, path)
+    assert result.ok, problems(result)
+    assert summary(result)["supervision"] == (1, 0, 0)
+    assert _scope_of(session, "E003") == {"审计科", "财务科"}
+    wang = session.exec(select(Person).where(Person.staff_id == "E003")).one()
+    units = {u.name: u.id for u in session.exec(select(Unit)).all()}
+    assert scope_unit_ids(session, officer=wang) == {units["审计科"], units["财务科"]}
+
+    # The same file again changes nothing; another scope replaces the stored one.
+    assert not people(session, clock, path).changed
+    path = write_csv(tmp_path / "s2.csv", SCOPE_HEADER, _scope_rows("市纪委监委"))
+    result = people(session, clock, path)
+    assert summary(result)["supervision"] == (0, 1, 0)
+    assert _scope_of(session, "E003") == {"市纪委监委"}
+    # ...its subtree: the unit and the units below it.
+    assert scope_unit_ids(session, officer=wang) == {units["市纪委监委"], units["财务科"]}
+
+    # A file without the column keeps the stored scope.
+    without = write_csv(tmp_path / "s3.csv", PEOPLE_HEADER, PEOPLE_ROWS)
+    assert "supervision" not in summary(people(session, clock, without))
+    assert _scope_of(session, "E003") == {"市纪委监委"}
+
+    # An empty cell in a file with the column: every unit again.
+    path = write_csv(tmp_path / "s4.csv", SCOPE_HEADER, _scope_rows(""))
+    assert summary(people(session, clock, path))["supervision"] == (0, 1, 0)
+    assert _scope_of(session, "E003") == set()
+    assert scope_unit_ids(session, officer=wang) is None
+
+
+SCOPE_PROBLEMS = [
+    ("人事科", "", "4:监督范围: unknown unit '人事科' in the supervision scope"),
+    (
+        "科",
+        "",
+        "4:监督范围: unit '科' is ambiguous: it is part of 审计科、财务科; write the full name",
+    ),
+    ("", "审计科", "2:监督范围: only officers (纪检监察) have a supervision scope"),
+]
+
+
+@sqlite_only
+@pytest.mark.parametrize(("cell", "staff_cell", "expected"), SCOPE_PROBLEMS)
+def test_a_bad_scope_cell_is_located_and_nothing_is_imported(
+    session, clock, with_catalog, tmp_path, cell, staff_cell, expected
+) -> None:
+    before = counts(session)
+    path = write_csv(tmp_path / "bad.csv", SCOPE_HEADER, _scope_rows(cell, staff_cell=staff_cell))
+    result = people(session, clock, path)
+    assert problems(result) == [f"{path}:{expected}"]
+    assert counts(session) == before
+    assert session.exec(select(Supervision)).all() == []
+
+
+def test_a_stationed_groups_officer_names_the_units_they_are_stationed_in(
+    session, clock, with_catalog, tmp_path
+) -> None:
+    # 派驻纪检监察组: the officer belongs to 市纪委监委 and supervises 审计科 only.
+    path = write_csv(tmp_path / "p.csv", SCOPE_HEADER, _scope_rows("审计科"))
+    assert people(session, clock, path).ok
+    wang = session.exec(select(Person).where(Person.staff_id == "E003")).one()
+    zhang = session.exec(select(Person).where(Person.staff_id == "E001")).one()
+    units = {u.name: u.id for u in session.exec(select(Unit)).all()}
+    assert scope_unit_ids(session, officer=wang) == {units["审计科"]}
+    assert wang.unit_id not in (scope_unit_ids(session, officer=wang) or set())
+    assert not in_scope(session, officer=wang, person=zhang)  # 财务科 is not theirs

@@ -11,12 +11,15 @@ from sqlmodel import Session, select
 
 from riskprompt.models import AuditEvent, Rectification, RectificationStatus, Role, WarningStatus
 from riskprompt.models.clock import FixedClock
-from riskprompt.models.errors import IllegalTransition, InvalidInput, PermissionDenied
+from riskprompt.models.errors import IllegalTransition, InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.notices import Notice, NoticeEvent
 from riskprompt.models.warnings import (
     OPEN_STATES,
     WarningColour,
     WarningForm,
     acknowledge_warning,
+    escalate_warning,
+    flag_warning,
     issue_warning,
     review_rectification,
     submit_rectification,
@@ -194,6 +197,7 @@ def test_no_sequence_reaches_an_illegal_state_or_skips_the_audit(
     for action in actions:
         before = warning.status
         audits = len(session.exec(select(AuditEvent.id)).all())
+        notices = len(session.exec(select(Notice.id)).all())
         changed = False
         try:
             if action == "ack":
@@ -235,9 +239,187 @@ def test_no_sequence_reaches_an_illegal_state_or_skips_the_audit(
         session.flush()
         after = len(session.exec(select(AuditEvent.id)).all())
         assert after == audits + (1 if changed else 0)
+        # every decision tells someone (the reviewing officer, or the person); an
+        # acknowledgement and a refused step tell nobody
+        told = len(session.exec(select(Notice.id)).all()) - notices
+        assert told == (1 if changed and action != "ack" else 0), action
         assert warning.status in WarningStatus
         if warning.status not in OPEN_STATES:
             assert warning.closed_at is not None
         if warning.status is WarningStatus.SUBMITTED:
             assert pending is not None and pending.status is RectificationStatus.SUBMITTED
     session.rollback()
+
+
+# -- who is told ---------------------------------------------------------------------------
+
+
+def _told(session: Session, event: NoticeEvent) -> list[tuple[int, str, str]]:
+    rows = session.exec(select(Notice).where(Notice.event == event).order_by(Notice.id)).all()
+    return [(n.reader_id, n.role.value, n.reach.value) for n in rows]
+
+
+@pytest.mark.parametrize(
+    ("colour", "expected"),
+    [
+        (WarningColour.YELLOW, [("person", "addressee", "first")]),
+        (WarningColour.ORANGE, [("person", "addressee", "every")]),
+        (WarningColour.RED, [("person", "addressee", "every"), ("boss", "supervisor", "first")]),
+    ],
+)
+def test_issuing_tells_the_addressee_and_for_red_the_supervisor(
+    session: Session, clock: FixedClock, colour: WarningColour, expected: list[tuple[str, ...]]
+) -> None:
+    unit = make_unit(session)
+    officer = make_person(session, unit=unit, role=Role.OFFICER)
+    boss = make_person(session, unit=unit)
+    person = make_person(session, unit=unit, supervisor=boss)
+    issue_warning(
+        session,
+        actor=officer,
+        person=person,
+        colour=colour.value,
+        form="责令纠错",
+        reason="专项资金拨付未履行集体研究程序",
+        deadline=clock.now() + timedelta(days=3),
+        clock=clock,
+    )
+    ids = {"person": person.id, "boss": boss.id}
+    assert _told(session, NoticeEvent.WARNING_ISSUED) == [
+        (ids[who], role, reach) for who, role, reach in expected
+    ]
+
+
+def test_each_outcome_tells_the_right_people(session: Session, clock: FixedClock) -> None:
+    unit = make_unit(session)
+    issuer = make_person(session, unit=unit, role=Role.OFFICER)
+    colleague = make_person(session, unit=unit, role=Role.OFFICER)
+    boss = make_person(session, unit=unit)
+    person = make_person(session, unit=unit, supervisor=boss)
+    warning = _warn(session, clock, issuer, person)
+    report = submit_rectification(
+        session, warning=warning, actor=person, description="已整改", evidence=[], clock=clock
+    )
+    # the reviewers: the issuer and every officer supervising the person
+    assert _told(session, NoticeEvent.CORRECTION_SUBMITTED) == [
+        (issuer.id, "reviewer", "first"),
+        (colleague.id, "reviewer", "first"),
+    ]
+    review_rectification(
+        session, rectification=report, actor=colleague, accept=False, note="证据不足", clock=clock
+    )
+    [rejected] = session.exec(
+        select(Notice).where(Notice.event == NoticeEvent.CORRECTION_REJECTED)
+    ).all()
+    assert (rejected.reader_id, rejected.data["reason"]) == (person.id, "证据不足")
+    assert rejected.data["deadline"] == warning.deadline.isoformat()
+    again = submit_rectification(
+        session, warning=warning, actor=person, description="已补充", evidence=[], clock=clock
+    )
+    review_rectification(session, rectification=again, actor=colleague, accept=True, clock=clock)
+    # accepted by someone else: the issuer hears of it too
+    assert _told(session, NoticeEvent.CORRECTION_ACCEPTED) == [
+        (person.id, "addressee", "first"),
+        (issuer.id, "officer", "first"),
+    ]
+    other = _warn(session, clock, issuer, person)
+    withdraw_warning(session, warning=other, actor=issuer, clock=clock, reason="误发")
+    [withdrawn] = session.exec(
+        select(Notice).where(Notice.event == NoticeEvent.WARNING_WITHDRAWN)
+    ).all()
+    assert (withdrawn.reader_id, withdrawn.data) == (person.id, {"reason": "误发"})
+
+
+def test_escalation_and_flag_tell_the_person_the_supervisor_and_the_officer(
+    session: Session, clock: FixedClock
+) -> None:
+    unit = make_unit(session)
+    officer = make_person(session, unit=unit, role=Role.OFFICER)
+    boss = make_person(session, unit=unit)
+    person = make_person(session, unit=unit, supervisor=boss)
+    warning = issue_warning(
+        session,
+        actor=officer,
+        person=person,
+        colour=WarningColour.ORANGE,
+        form=WarningForm.PROMPT,
+        reason="逾期未整改",
+        deadline=clock.now() + timedelta(days=1),
+        clock=clock,
+    )
+    later = FixedClock(clock.now() + timedelta(days=2))
+    escalate_warning(
+        session, warning=warning, clock=later, new_deadline=later.now() + timedelta(days=1)
+    )
+    assert _told(session, NoticeEvent.WARNING_ESCALATED) == [
+        (person.id, "addressee", "every"),
+        (boss.id, "supervisor", "first"),
+        (officer.id, "officer", "first"),
+    ]
+    [notice, *_] = session.exec(
+        select(Notice).where(Notice.event == NoticeEvent.WARNING_ESCALATED)
+    ).all()
+    assert notice.data == {"from": "orange", "to": "red", "escalations": 1}
+    last = FixedClock(later.now() + timedelta(days=2))
+    assert flag_warning(session, warning=warning, clock=last)
+    assert _told(session, NoticeEvent.WARNING_FLAGGED) == [
+        (officer.id, "officer", "first"),
+        (boss.id, "supervisor", "first"),
+    ]
+
+
+def test_an_officer_acts_only_within_their_scope(session: Session, clock: FixedClock) -> None:
+    from riskprompt.models.scope import Supervision
+
+    mine, theirs = make_unit(session, name="甲局"), make_unit(session, name="乙局")
+    officer = make_person(session, unit=mine, role=Role.OFFICER)
+    session.add(Supervision(officer_id=officer.id or 0, unit_id=mine.id or 0))
+    colleague = make_person(session, unit=theirs, role=Role.OFFICER)
+    outsider = make_person(session, unit=theirs, name="外单位人员")
+    session.flush()
+    with pytest.raises(PermissionDenied) as caught:
+        _warn(session, clock, officer, outsider)
+    assert "外单位人员" in str(caught.value)
+    warning = _warn(session, clock, colleague, outsider)
+    report = submit_rectification(
+        session, warning=warning, actor=outsider, description="已整改", evidence=[], clock=clock
+    )
+    with pytest.raises(PermissionDenied):
+        review_rectification(session, rectification=report, actor=officer, accept=True, clock=clock)
+    with pytest.raises(PermissionDenied):
+        withdraw_warning(session, warning=warning, actor=officer, clock=clock, reason="越权")
+    assert warning.status is WarningStatus.SUBMITTED
+
+
+def test_issuing_reads_the_words_and_the_default_deadline(
+    session: Session, clock: FixedClock
+) -> None:
+    from riskprompt.config.settings import load_settings
+
+    officer, person, _ = _cast(session, clock)
+    warning = issue_warning(
+        session,
+        actor=officer,
+        person=person,
+        colour="红色",
+        form="admonish",
+        reason="逾期",
+        clock=clock,
+        settings=load_settings(WARNING_DEADLINE_DAYS_RED=2),
+    )
+    assert (warning.colour, warning.form) == (WarningColour.RED, WarningForm.ADMONISH)
+    assert warning.deadline == clock.now() + timedelta(days=2)
+    for bad in ({"colour": "purple"}, {"form": "scold"}, {"risk_point_id": 999}):
+        arguments = {"colour": "red", "form": "prompt", "risk_point_id": None, **bad}
+        with pytest.raises((InvalidInput, NotFound)):
+            issue_warning(
+                session,
+                actor=officer,
+                person=person,
+                reason="逾期",
+                clock=clock,
+                deadline=clock.now() + timedelta(days=1),
+                **arguments,
+            )
+    with pytest.raises(InvalidInput):
+        _warn(session, clock, officer, officer)  # officers do not warn themselves

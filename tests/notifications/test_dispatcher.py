@@ -26,17 +26,12 @@ from sqlmodel import Session, col, select
 from riskprompt.config.settings import Settings, load_settings
 from riskprompt.models import AuditEvent, Delivery, DeliveryStatus, Prompt, PromptStatus
 from riskprompt.models.clock import FixedClock
+from riskprompt.models.listings import count_deliveries, page_deliveries
 from riskprompt.models.people import Channel, Person
 from riskprompt.notifications import dispatcher as dispatcher_module
 from riskprompt.notifications.channels import TelegramChannel, build_adapters
 from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
-from riskprompt.notifications.dispatcher import (
-    LEASE,
-    Dispatcher,
-    DispatchStats,
-    count_deliveries,
-    list_deliveries,
-)
+from riskprompt.notifications.dispatcher import LEASE, Dispatcher, DispatchStats
 from tests.builders import make_person, make_prompt_with_delivery, make_unit
 from tests.conftest import BACKENDS
 from tests.standins.telegram import TelegramFault
@@ -394,7 +389,8 @@ def test_no_channel_left_leaves_the_failure_visible(
     assert row.status is DeliveryStatus.FAILED
     assert stats.failed == 1 and stats.fell_back == 0
     with Session(engine) as s:
-        [(listed, who)] = list_deliveries(s, failed_only=True)
+        [row] = page_deliveries(s, failed_only=True).rows
+        listed, who = row.delivery, row.person
         counts = count_deliveries(s)
     assert listed.id == delivery.id and who.id == person.id
     assert listed.last_error == "21211: invalid 'To' number"

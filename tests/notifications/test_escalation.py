@@ -24,15 +24,16 @@ from riskprompt.models.warnings import (
     Warning,
     WarningColour,
     WarningStatus,
+    issue_warning,
     review_rectification,
     submit_rectification,
 )
 from riskprompt.notifications.channels import build_adapters
 from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.notifications.escalation import run_follow_ups, warning_steps
-from riskprompt.notifications.planning import issue_special_prompt, plan_monthly_cycle
+from riskprompt.notifications.notices import expand_all
+from riskprompt.notifications.planning import issue_and_expand, plan_monthly_cycle
 from riskprompt.notifications.quiet import held_until
-from riskprompt.notifications.warnings import issue_and_notify
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,7 +43,12 @@ START = datetime(2026, 12, 20, 1, 0, tzinfo=UTC)
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(LOCAL_CHANNEL="file", OUTBOX_DIR=tmp_path / "outbox", RATE_LIMITS=False)
+    return load_settings(
+        LOCAL_CHANNEL="file",
+        OUTBOX_DIR=tmp_path / "outbox",
+        RATE_LIMITS=False,
+        QUIET_HOURS="22:00-08:00",
+    )
 
 
 @pytest.fixture
@@ -65,8 +71,17 @@ def org(session: Session) -> dict[str, Any]:
 
 
 def follow_up(engine: Engine, clock: FixedClock, settings: Settings, at: datetime) -> Any:
+    """One follow-up, then what the dispatcher's next pass does first: expand the notices."""
     clock.current = at
-    return run_follow_ups(engine, clock=clock, settings=settings)
+    stats = run_follow_ups(engine, clock=clock, settings=settings)
+    expand(engine, clock, settings)
+    return stats
+
+
+def expand(engine: Engine, clock: FixedClock, settings: Settings) -> int:
+    return expand_all(
+        lambda: Session(engine, expire_on_commit=False), now=clock.now(), settings=settings
+    )
 
 
 def deliveries(session: Session, **where: Any) -> list[Delivery]:
@@ -84,7 +99,7 @@ def audit_actions(session: Session) -> Counter[str]:
 def special_prompt(
     session: Session, org: dict[str, Any], clock: FixedClock, settings: Settings
 ) -> Prompt:
-    issue_special_prompt(
+    issue_and_expand(
         session,
         actor=org["officer"],
         target="person:CW001",
@@ -143,6 +158,32 @@ def test_an_acknowledged_prompt_is_not_followed_up(
     assert len(deliveries(session)) == 1
 
 
+def test_the_officers_list_counts_people_not_prompts(
+    engine: Engine, session: Session, org: dict[str, Any], start: FixedClock, tmp_path: Path
+) -> None:
+    quick = load_settings(LOCAL_CHANNEL="file", OUTBOX_DIR=tmp_path / "outbox", PROMPT_REMINDERS=0)
+    for text in ("年底资金支付请严格执行双人审核。", "请按时报送自查表。", "节前廉洁提醒。"):
+        issue_and_expand(
+            session,
+            actor=org["officer"],
+            target="person:CW001",
+            text=text,
+            clock=start,
+            settings=quick,
+        )
+    session.commit()
+    prompts = session.exec(select(Prompt).order_by(col(Prompt.id))).all()
+    assert len(prompts) == 3
+    stats = follow_up(engine, start, quick, START + timedelta(hours=24))
+    assert (stats.officer_lists, stats.people_listed) == (1, 3)
+    [listing] = deliveries(session, person_id=org["officer"].id)
+    assert "1 人未确认" in listing.subject  # one person, with three prompts
+    assert listing.extra["unacknowledged"] == 1 and listing.extra["prompts"] == 3
+    [line] = [row for row in listing.body.splitlines() if "王出纳 (CW001)" in row]
+    assert all(f"[P{p.id}]" in line for p in prompts)
+    assert listing.body.count("王出纳") == 1
+
+
 def test_a_monthly_prompt_is_listed_to_the_officers_of_the_unit_above(
     engine: Engine, session: Session, org: dict[str, Any], start: FixedClock, settings: Settings
 ) -> None:
@@ -173,7 +214,7 @@ def issue(
     colour: str,
     **kw: Any,
 ) -> Warning:
-    warning = issue_and_notify(
+    warning = issue_warning(
         session,
         actor=org["officer"],
         person=kw.pop("person", org["clerk"]),
@@ -185,6 +226,7 @@ def issue(
         **kw,
     )
     session.commit()
+    expand(session.get_bind(), clock, settings)  # type: ignore[arg-type]
     return warning
 
 
@@ -232,6 +274,7 @@ def test_a_silent_warning_reminds_escalates_across_the_month_end_and_is_flagged(
         f"w{w}-email-esc2-off",
         *(f"w{w}-{c}-rm2.{n}" for n in (1, 2) for c in ("telegram", "sms", "email")),
         f"w{w}-email-flag-off",
+        f"w{w}-email-flag-sup",  # the supervisor hears of the flag too
     ]
     officer_notice = deliveries(session, idempotency_key=f"w{w}-email-esc1-off")[0]
     assert "由黄色升级为橙色" in officer_notice.body

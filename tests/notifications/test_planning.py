@@ -19,23 +19,22 @@ from riskprompt.models.catalog import RiskLevel, Unit
 from riskprompt.models.clock import FixedClock
 from riskprompt.models.db import make_engine
 from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.listings import list_focus
+from riskprompt.models.monthly import set_focus
 from riskprompt.models.people import Channel, Person, Role
+from riskprompt.models.periods import parse_period, period_bounds
 from riskprompt.models.prompts import Broadcast, CycleRun, Delivery, FocusWork, Prompt, PromptKind
+from riskprompt.models.scope import Supervision
+from riskprompt.models.targets import parse_target, resolve_target
+from riskprompt.notifications.links import AckTarget
 from riskprompt.notifications.outbox import ack_links, create_delivery
 from riskprompt.notifications.planning import (
-    Target,
-    TargetKind,
     expand_due_broadcasts,
-    issue_special_prompt,
-    list_focus,
-    list_prompts,
+    issue_and_expand,
     missed_periods,
-    parse_period,
-    parse_target,
-    period_bounds,
     plan_monthly_cycle,
-    resolve_target,
-    set_focus,
+    preview_monthly_cycle,
+    preview_special_prompt,
 )
 from riskprompt.notifications.rendering import prompt_title, render_prompt
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
@@ -77,7 +76,7 @@ def run_cycle(engine: Engine, clock: FixedClock, settings: Settings, **kwargs: A
     return plan_monthly_cycle(engine, period=PERIOD, clock=clock, settings=settings, **kwargs)
 
 
-# -- periods and targets --------------------------------------------------------------------
+# -- periods ---------------------------------------------------------------------------------
 
 
 def test_periods_are_checked() -> None:
@@ -87,18 +86,6 @@ def test_periods_are_checked() -> None:
     for bad in ("2026-13", "2026/12", "202612", "26-12", ""):
         with pytest.raises(InvalidInput):
             parse_period(bad)
-
-
-def test_targets_are_parsed() -> None:
-    assert parse_target("person:BJ0001") == Target(TargetKind.PERSON, "BJ0001")
-    assert parse_target("post:7") == Target(TargetKind.POST, "7")
-    assert parse_target("unit:3+") == Target(TargetKind.UNIT, "3", sub_units=True)
-    assert parse_target("level:高") == Target(TargetKind.LEVEL, "high")
-    assert parse_target("ALL") == Target(TargetKind.ALL)
-    assert str(parse_target("unit: 3 +")) == "unit:3+"
-    for bad in ("everyone", "post:abc", "level:极高", "person:", "group:1"):
-        with pytest.raises(InvalidInput):
-            parse_target(bad)
 
 
 # -- the monthly cycle ----------------------------------------------------------------------
@@ -318,7 +305,13 @@ def test_bulk_deliveries_are_the_rows_create_delivery_would_write(
             settings=settings,
             ack_url=url,
         )
-        assert delivery.body == rendered.text
+        # each SMS carries the reader's own short link to the page in the placeholder's place
+        target = AckTarget(kind="prompt", id=prompt.id, person_id=reader.id)
+        expected_text = ack_links(settings, prompt.created_at).fill_for(rendered.text, target)
+        assert delivery.body == expected_text
+        assert "riskprompt.invalid" not in delivery.body
+        if delivery.channel == Channel.SMS.value:
+            assert "/a/" in delivery.body
 
 
 def test_running_the_cycle_twice_creates_nothing_new(
@@ -512,7 +505,7 @@ def test_special_prompts_reach_every_kind_of_target(
 ) -> None:
     # one test, not one per target: each PostgreSQL test pays for a clean database
     for target, expected in TARGETS:
-        broadcast = issue_special_prompt(
+        broadcast = issue_and_expand(
             session,
             actor=body["boss"],
             target=target.format(**body),
@@ -559,7 +552,7 @@ def test_staff_may_not_issue_special_prompts(
     session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
     with pytest.raises(PermissionDenied) as caught:
-        issue_special_prompt(
+        issue_and_expand(
             session, actor=body["payer"], target="all", text="x", clock=clock, settings=settings
         )
     assert body["payer"].staff_id in str(caught.value)
@@ -579,7 +572,7 @@ def test_unknown_targets_are_refused_by_name(
     ]
     for target, error, named in refused:
         with pytest.raises(error) as caught:
-            issue_special_prompt(
+            issue_and_expand(
                 session, actor=body["boss"], target=target, text="x", clock=clock, settings=settings
             )
         assert named in str(caught.value)
@@ -590,7 +583,7 @@ def test_a_person_who_left_or_an_empty_text_is_refused(
     session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
     with pytest.raises(InvalidInput):
-        issue_special_prompt(
+        issue_and_expand(
             session,
             actor=body["boss"],
             target=f"person:{body['retired'].staff_id}",
@@ -599,7 +592,7 @@ def test_a_person_who_left_or_an_empty_text_is_refused(
             settings=settings,
         )
     with pytest.raises(InvalidInput):
-        issue_special_prompt(
+        issue_and_expand(
             session, actor=body["boss"], target="all", text=" \n", clock=clock, settings=settings
         )
 
@@ -608,7 +601,7 @@ def test_a_scheduled_special_prompt_waits_until_due_and_expands_once(
     session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
     due = clock.now() + timedelta(days=2)
-    broadcast = issue_special_prompt(
+    broadcast = issue_and_expand(
         session,
         actor=body["boss"],
         target="level:high",
@@ -640,26 +633,59 @@ def test_a_scheduled_special_prompt_waits_until_due_and_expands_once(
     assert broadcast.expanded_at == clock.now()
 
 
-def test_a_past_time_means_now(
+def test_a_past_time_is_refused_unless_forced_then_means_now(
     session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
-    broadcast = issue_special_prompt(
+    target = "post:{}".format(body["low_post"].id)
+    yesterday = clock.now() - timedelta(days=1)
+    with pytest.raises(InvalidInput) as caught:
+        issue_and_expand(
+            session,
+            actor=body["boss"],
+            target=target,
+            text="x",
+            at=yesterday,
+            clock=clock,
+            settings=settings,
+        )
+    assert "in the past" in str(caught.value)
+    assert session.exec(select(func.count()).select_from(Broadcast)).one() == 0
+    # typed to the minute: the current minute is not "the past"
+    this_minute = issue_and_expand(
         session,
         actor=body["boss"],
-        target="post:{}".format(body["low_post"].id),
+        target=target,
         text="x",
-        at=clock.now() - timedelta(days=1),
+        at=clock.now() - timedelta(seconds=30),
         clock=clock,
         settings=settings,
     )
+    assert this_minute.status == "expanded"
+    broadcast = issue_and_expand(
+        session,
+        actor=body["boss"],
+        target=target,
+        text="x",
+        at=yesterday,
+        force=True,
+        clock=clock,
+        settings=settings,
+    )
+    session.commit()
     assert broadcast.status == "expanded"
     assert broadcast.due_at == clock.now()
+    issued = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "special.issued", AuditEvent.subject_id == broadcast.id
+        )
+    ).one()
+    assert "forced_from" in issued.data
 
 
 def test_two_processes_expand_a_due_special_prompt_once(
     database: str, session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
-    issue_special_prompt(
+    issue_and_expand(
         session,
         actor=body["boss"],
         target="all",
@@ -691,7 +717,7 @@ def test_two_processes_expand_a_due_special_prompt_once(
 def test_no_acknowledgement_means_no_button_and_no_reply_instruction(
     session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
-    issue_special_prompt(
+    issue_and_expand(
         session,
         actor=body["boss"],
         target=f"unit:{body['bureau'].id}",
@@ -707,37 +733,11 @@ def test_no_acknowledgement_means_no_button_and_no_reply_instruction(
     assert translator("zh_CN").gettext("Reply 1 to acknowledge") not in by_channel["sms"].body
 
 
-# -- status ---------------------------------------------------------------------------------
-
-
-def test_prompts_are_listed_with_counts(
-    session: Session, engine: Engine, clock: FixedClock, settings: Settings, body: dict[str, Any]
-) -> None:
-    run_cycle(engine, clock, settings)
-    clock.advance(timedelta(minutes=1))
-    issue_special_prompt(
-        session, actor=body["boss"], target="all", text="x", clock=clock, settings=settings
-    )
-    session.commit()
-    listing = list_prompts(session, period=PERIOD, limit=3)
-    assert listing.total == 4 + 5
-    assert len(listing.rows) == 3
-    assert listing.rows[0].prompt.kind is PromptKind.SPECIAL  # newest first
-    by_unit = list_prompts(session, unit_id=body["other"].id, limit=None)
-    assert {r.staff_id for r in by_unit.rows} == {
-        body["approver"].staff_id,
-        body["seconded"].staff_id,
-    }
-    assert list_prompts(session, period="2027-01").total == 0
-    posts = {r.post_name for r in list_prompts(session, limit=None).rows}
-    assert posts == {"资金拨付岗", "档案岗", "审批岗", None}
-
-
 def test_a_scheduled_target_that_went_away_expands_to_nobody(
     session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
 ) -> None:
     payer = body["payer"]
-    broadcast = issue_special_prompt(
+    broadcast = issue_and_expand(
         session,
         actor=body["boss"],
         target=f"person:{payer.staff_id}",
@@ -755,3 +755,146 @@ def test_a_scheduled_target_that_went_away_expands_to_nobody(
     session.refresh(broadcast)
     assert (broadcast.status, broadcast.prompt_count) == ("expanded", 0)
     assert expand_due_broadcasts(session, clock=clock, settings=settings) == 0
+
+
+# -- officers' safety: far periods, dry runs, scope ---------------------------------------
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    """Rows per table that a run could write (prompts, deliveries, broadcasts, audit)."""
+    return {
+        model.__name__: session.exec(select(func.count()).select_from(model)).one()
+        for model in (Prompt, Delivery, Broadcast, CycleRun, AuditEvent)
+    }
+
+
+def test_a_cycle_more_than_a_month_ahead_is_refused_unless_forced(
+    session: Session, engine: Engine, clock: FixedClock, settings: Settings, body: dict[str, Any]
+) -> None:
+    assert run_cycle(engine, clock, settings).prompts_created == 4  # the current period
+    nxt = plan_monthly_cycle(engine, period="2027-01", clock=clock, settings=settings)
+    assert nxt.prompts_created == 4  # next month: fine
+    before = table_counts(session)
+    with pytest.raises(InvalidInput) as caught:
+        plan_monthly_cycle(engine, period="2027-12", clock=clock, settings=settings)
+    assert "2027-12" in str(caught.value) and "2026-12" in str(caught.value)
+    with pytest.raises(InvalidInput):
+        preview_monthly_cycle(session, period="2027-02", clock=clock, settings=settings)
+    assert table_counts(session) == before
+    forced = plan_monthly_cycle(
+        engine, period="2027-12", clock=clock, settings=settings, force=True
+    )
+    assert forced.prompts_created == 4
+    # catching up on a past period needs no force
+    assert plan_monthly_cycle(engine, period="2026-06", clock=clock, settings=settings)
+
+
+def test_a_cycle_dry_run_counts_recipients_by_channel_and_writes_nothing(
+    session: Session, engine: Engine, clock: FixedClock, settings: Settings, body: dict[str, Any]
+) -> None:
+    unreachable = person(session, body["bureau"], mobile=None, email=None)
+    assign(session, person=unreachable, post=body["low_post"])
+    session.commit()
+    before = table_counts(session)
+    reach = preview_monthly_cycle(session, period=PERIOD, clock=clock, settings=settings)
+    assert table_counts(session) == before
+    assert reach.people == 5 and reach.prompts == 5 and reach.unreachable == 1
+    # payer has Telegram, approver email only, the others SMS first
+    assert reach.by_channel == {Channel.TELEGRAM: 1, Channel.SMS: 2, Channel.EMAIL: 1}
+    by_staff = {row.staff_id: row for row in reach.rows}
+    assert by_staff[body["payer"].staff_id].channel is Channel.TELEGRAM
+    assert by_staff[unreachable.staff_id].channel is None
+    assert body["retired"].staff_id not in by_staff
+
+    done = run_cycle(engine, clock, settings)
+    assert done.prompts_created == reach.prompts
+    assert done.deliveries_created == sum(reach.by_channel.values())
+    again = preview_monthly_cycle(session, period=PERIOD, clock=clock, settings=settings)
+    assert (again.people, again.present) == (0, 5)
+
+
+def test_a_special_prompt_dry_run_checks_like_the_rule_and_writes_nothing(
+    session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
+) -> None:
+    before = table_counts(session)
+    reach = preview_special_prompt(
+        session,
+        actor=body["boss"],
+        target="level:high",
+        text="节前提醒",
+        clock=clock,
+        settings=settings,
+    )
+    assert reach.people == 3 and reach.due_at == clock.now()
+    assert reach.by_channel == {Channel.TELEGRAM: 1, Channel.SMS: 1, Channel.EMAIL: 1}
+    with pytest.raises(PermissionDenied):
+        preview_special_prompt(
+            session, actor=body["payer"], target="all", text="x", clock=clock, settings=settings
+        )
+    with pytest.raises(InvalidInput):
+        preview_special_prompt(
+            session,
+            actor=body["boss"],
+            target="all",
+            text="x",
+            at=clock.now() - timedelta(hours=1),
+            clock=clock,
+            settings=settings,
+        )
+    assert table_counts(session) == before
+
+
+def test_a_scoped_officer_reaches_only_the_people_of_their_scope(
+    session: Session, clock: FixedClock, settings: Settings, body: dict[str, Any]
+) -> None:
+    inspector = officer(session, body["city"])
+    session.add(Supervision(officer_id=inspector.id or 0, unit_id=body["bureau"].id or 0))
+    session.commit()
+    in_scope = {body["payer"].id, body["archivist"].id}  # 财政局 and 国库科, by membership
+
+    everyone = issue_and_expand(
+        session, actor=inspector, target="all", text="x", clock=clock, settings=settings
+    )
+    assert {p.person_id for p in prompts(session, broadcast_id=everyone.id)} == in_scope
+    high = issue_and_expand(
+        session, actor=inspector, target="level:high", text="x", clock=clock, settings=settings
+    )
+    # seconded (of 发改委) holds a 财政局 post, but is not in the scope
+    assert {p.person_id for p in prompts(session, broadcast_id=high.id)} == {body["payer"].id}
+    later = issue_and_expand(
+        session,
+        actor=inspector,
+        target="all",
+        text="x",
+        at=clock.now() + timedelta(hours=1),
+        clock=clock,
+        settings=settings,
+    )
+    session.commit()
+    clock.advance(timedelta(hours=1))
+    expand_due_broadcasts(session, clock=clock, settings=settings)
+    session.commit()
+    assert {p.person_id for p in prompts(session, broadcast_id=later.id)} == in_scope
+
+    before = table_counts(session)
+    for target, named in (
+        (f"unit:{body['other'].id}", "发改委"),
+        (f"unit:{body['city'].id}+", "滨江市"),
+        (f"post:{body['other_post'].id}", "审批岗"),
+        (f"person:{body['approver'].staff_id}", body["approver"].staff_id),
+    ):
+        with pytest.raises(PermissionDenied) as caught:
+            issue_and_expand(
+                session, actor=inspector, target=target, text="x", clock=clock, settings=settings
+            )
+        assert named in str(caught.value), target
+    assert table_counts(session) == before
+    inside = issue_and_expand(
+        session,
+        actor=inspector,
+        target=f"unit:{body['section'].id}",
+        text="x",
+        clock=clock,
+        settings=settings,
+    )
+    assert inside.prompt_count == 1

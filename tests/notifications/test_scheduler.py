@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from riskprompt.config.settings import Settings, load_settings
 from riskprompt.models import Broadcast, CycleRun, Delivery, Prompt, PromptKind, Role
-from riskprompt.notifications.planning import issue_special_prompt
+from riskprompt.notifications.planning import issue_and_expand
 from riskprompt.notifications.scheduler import (
     BROADCAST_JOB,
     DISPATCH_JOB,
@@ -165,7 +165,7 @@ def test_the_broadcast_job_expands_special_prompts_when_due(
     engine, settings, clock, session, staff
 ):
     officer = make_person(session, unit=make_unit(session), role=Role.OFFICER)
-    broadcast = issue_special_prompt(
+    broadcast = issue_and_expand(
         session,
         actor=officer,
         target=f"person:{staff.staff_id}",

@@ -1,4 +1,8 @@
-"""Warnings going out: who gets what, the default deadlines, rendering, dispatch, fallback."""
+"""Warnings going out: who gets what, the default deadlines, rendering, dispatch, fallback.
+
+The rule functions write notices; :func:`expand_notices` (which the dispatcher
+runs at the start of every pass) turns them into deliveries.
+"""
 
 from __future__ import annotations
 
@@ -21,19 +25,17 @@ from riskprompt.models.warnings import (
     WarningColour,
     WarningForm,
     WarningStatus,
+    default_deadline,
+    issue_warning,
+    unit_head,
     withdraw_warning,
 )
 from riskprompt.notifications.channels import build_adapters
 from riskprompt.notifications.channels.base import ChannelAdapter, Message, SendResult
 from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.notifications.links import read_ack_token
+from riskprompt.notifications.notices import expand_notices
 from riskprompt.notifications.rendering import SMS_UCS2_LIMIT, render_warning, sms_fits, sms_length
-from riskprompt.notifications.warnings import (
-    default_deadline,
-    issue_and_notify,
-    unit_head,
-    withdraw_and_cancel,
-)
 from tests.builders import make_person, make_post, make_risk_point, make_unit
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -71,7 +73,7 @@ def issue(
     form: str = "correct",
     **kwargs: Any,
 ) -> Warning:
-    warning = issue_and_notify(
+    warning = issue_warning(
         session,
         actor=org["officer"],
         person=kwargs.pop("person", org["clerk"]),
@@ -83,7 +85,15 @@ def issue(
         **kwargs,
     )
     session.commit()
+    expand(session, clock, settings)
     return warning
+
+
+def expand(session: Session, clock: FixedClock, settings: Settings) -> int:
+    """What the dispatcher does first: the due notices become deliveries."""
+    expanded = expand_notices(session, now=clock.now(), settings=settings)
+    session.commit()
+    return expanded
 
 
 def deliveries(session: Session) -> list[Delivery]:
@@ -193,7 +203,7 @@ def test_staff_may_not_issue_a_warning(
     session: Session, org: dict[str, Any], clock: FixedClock, settings: Settings
 ) -> None:
     with pytest.raises(PermissionDenied):
-        issue_and_notify(
+        issue_warning(
             session,
             actor=org["clerk"],
             person=org["boss"],
@@ -213,13 +223,22 @@ def test_withdrawing_cancels_what_was_not_sent(
     session: Session, org: dict[str, Any], clock: FixedClock, settings: Settings
 ) -> None:
     warning = issue(session, org, clock, settings, "red")
-    cancelled = withdraw_and_cancel(
+    cancelled = withdraw_warning(
         session, warning=warning, actor=org["officer"], clock=clock, reason="误发"
     )
     session.commit()
     assert cancelled == 4
     assert warning.status is WarningStatus.WITHDRAWN
     assert {d.status for d in deliveries(session)} == {DeliveryStatus.CANCELLED}
+    # the clerk hears of it, with the reason, on her first channel
+    assert expand(session, clock, settings) == 1
+    told = deliveries(session)[-1]
+    assert (told.person_id, told.channel, told.status) == (
+        org["clerk"].id,
+        "telegram",
+        DeliveryStatus.PENDING,
+    )
+    assert "误发" in told.body and f"W{warning.id}" in told.body
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -381,10 +400,15 @@ async def test_a_withdrawn_warning_is_not_sent_even_if_its_delivery_was_left_pen
     settings: Settings,
 ) -> None:
     warning = issue(session, org, clock, settings, "orange")
-    # the domain rule alone, as if a retry had put a delivery back after the withdrawal
     withdraw_warning(session, warning=warning, actor=org["officer"], clock=clock, reason="误发")
+    # as if a retry had put the warning's deliveries back after the withdrawal
+    for delivery in deliveries(session):
+        delivery.status = DeliveryStatus.PENDING
+        session.add(delivery)
     session.commit()
     async with Dispatcher(engine, settings, clock, build_adapters(settings), "w") as dispatcher:
         stats = await dispatcher.drain()
-    assert (stats.cancelled, stats.sent) == (3, 0)
-    assert not settings.OUTBOX_DIR.exists() or not any(settings.OUTBOX_DIR.iterdir())
+    # the warning is not sent; the news of its withdrawal is
+    assert (stats.expanded, stats.cancelled, stats.sent) == (1, 3, 1)
+    [told] = [json.loads(f.read_text("utf-8")) for f in settings.OUTBOX_DIR.iterdir()]
+    assert "误发" in told["text"]

@@ -1,4 +1,4 @@
-"""``riskprompt focus``, ``cycle run``, ``remind`` and ``prompts list``."""
+"""``riskprompt focus``, ``cycle run``, ``remind``, ``prompts list`` and ``prompts cancel``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from riskprompt.cli.app import app
+from riskprompt.models.audit import AuditEvent
 from riskprompt.models.db import make_engine
+from riskprompt.models.notices import Notice
 from riskprompt.models.people import Role
-from riskprompt.models.prompts import Broadcast, FocusWork, Prompt
+from riskprompt.models.prompts import (
+    Broadcast,
+    CycleRun,
+    Delivery,
+    FocusWork,
+    Prompt,
+    PromptStatus,
+)
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 
@@ -145,3 +155,115 @@ def test_a_database_out_of_reach_is_one_line_without_its_password(
     assert result.exit_code == 1
     assert result.output.startswith("Error: the database cannot be used: ")
     assert "Traceback" not in result.output and "s3cret" not in result.output
+
+
+def snapshot(org: dict[str, Any]) -> dict[str, int]:
+    """Row counts of everything a command could write."""
+    with Session(org["engine"]) as session:
+        return {
+            model.__name__: session.exec(select(func.count()).select_from(model)).one()
+            for model in (Prompt, Delivery, Broadcast, CycleRun, AuditEvent, Notice)
+        }
+
+
+def test_cycle_dry_run_prints_recipients_by_channel_and_writes_nothing(
+    cli: CliRunner, org: dict[str, Any]
+) -> None:
+    before = snapshot(org)
+    dry = run(cli, "cycle", "run", "--period", "2026-12", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert snapshot(org) == before
+    assert "Dry run: nothing was written." in dry.output
+    assert "2 people would get 2 prompt(s)" in dry.output
+    assert "messages by channel: Telegram 0, SMS 1, Email 0" in dry.output
+    assert "people with no reachable channel: 1" in dry.output
+    assert "CW001" in dry.output and "CW002" in dry.output  # few people: listed
+    run(cli, "cycle", "run", "--period", "2026-12")
+    again = run(cli, "cycle", "run", "--period", "2026-12", "--dry-run")
+    assert "0 people would get 0 prompt(s)" in again.output
+    assert "already there: 2" in again.output
+
+
+def test_a_far_period_and_a_past_time_need_force(cli: CliRunner, org: dict[str, Any]) -> None:
+    before = snapshot(org)
+    far = run(cli, "cycle", "run", "--period", "2099-01")
+    assert far.exit_code == 1
+    assert "more than one month after the current period" in far.output
+    assert "--force" in far.output
+    past = run(
+        cli, "remind", "--as", "JJ001", "--to", "all", "--text", "x", "--at", "2020-01-01 09:00"
+    )
+    assert past.exit_code == 1
+    assert "is in the past" in past.output and "--force" in past.output
+    assert snapshot(org) == before
+    forced = run(cli, "cycle", "run", "--period", "2099-01", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "prompts created: 2" in forced.output
+    sent = run(
+        cli,
+        "remind",
+        *("--as", "JJ001", "--to", "all", "--text", "x"),
+        *("--at", "2020-01-01 09:00", "--force"),
+    )
+    assert sent.exit_code == 0, sent.output
+    assert "3 prompts" in sent.output  # sent now
+
+
+def test_remind_dry_run_lists_the_recipients_and_writes_nothing(
+    cli: CliRunner, org: dict[str, Any]
+) -> None:
+    before = snapshot(org)
+    dry = run(cli, "remind", "--as", "JJ001", "--to", "all", "--text", "节前提醒", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert snapshot(org) == before
+    assert "3 people would get 3 prompt(s)" in dry.output
+    assert "messages by channel: Telegram 0, SMS 2, Email 0" in dry.output
+    assert all(staff in dry.output for staff in ("JJ001", "CW001", "CW002"))
+    refused = run(cli, "remind", "--as", "CW001", "--to", "all", "--text", "x", "--dry-run")
+    assert refused.exit_code == 1 and "not an officer" in refused.output
+
+
+def test_many_recipients_are_counted_and_listed_only_with_wide(
+    cli: CliRunner, org: dict[str, Any]
+) -> None:
+    with Session(org["engine"]) as session:
+        for n in range(25):
+            make_person(session, unit=org["unit"], staff_id=f"X{n:03d}")
+        session.commit()
+    short = run(cli, "remind", "--as", "JJ001", "--to", "all", "--text", "x", "--dry-run")
+    assert "28 people would get 28 prompt(s)" in short.output
+    assert "8 more not listed: add --wide to list everyone." in short.output
+    assert "X024" not in short.output
+    wide = run(cli, "remind", "--as", "JJ001", "--to", "all", "--text", "x", "--dry-run", "--wide")
+    assert "X024" in wide.output and "not listed" not in wide.output
+
+
+def test_prompts_cancel_asks_for_yes_off_a_terminal_then_cancels(
+    cli: CliRunner, org: dict[str, Any]
+) -> None:
+    run(cli, "cycle", "run", "--period", "2026-12")
+    before = snapshot(org)
+    cancel = ("prompts", "cancel", "--period", "2026-12", "--as", "JJ001", "--reason", "误发")
+    asked = run(cli, *cancel)
+    assert asked.exit_code == 1
+    assert "2 prompts not yet acknowledged, of 2 people" in asked.output
+    assert "add --yes" in asked.output
+    assert snapshot(org) == before
+    done = run(cli, *cancel, "--yes")
+    assert done.exit_code == 0, done.output
+    assert "Cancelled:" in done.output
+    assert "pending deliveries: 1" in done.output
+    assert "people already sent it, to be told: 0" in done.output
+    with Session(org["engine"]) as session:
+        statuses = set(session.exec(select(Prompt.status)).all())
+        audited = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "prompts.cancelled")
+        ).one()
+    assert statuses == {PromptStatus.CANCELLED}
+    assert len(audited.data["prompt_ids"]) == 2
+    nothing = run(cli, *cancel, "--yes")
+    assert nothing.exit_code == 0 and "Nothing to cancel" in nothing.output
+    staff = run(cli, "prompts", "cancel", "--period", "2026-12", "--as", "CW001", "--reason", "x")
+    assert staff.exit_code == 1 and "not an officer" in staff.output
+    neither = run(cli, "prompts", "cancel", "--as", "JJ001", "--reason", "x", "--yes")
+    assert neither.exit_code == 1 and "either a period or a special prompt" in neither.output

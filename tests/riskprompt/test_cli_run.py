@@ -62,6 +62,7 @@ def environment(database: str, tmp_path: Path, **extra: str) -> dict[str, str]:
         "RISKPROMPT_DATABASE_URL": database,
         "RISKPROMPT_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RISKPROMPT_DISPATCH_INTERVAL_SECONDS": "0.2",
+        "RISKPROMPT_QUIET_HOURS": "",  # the real clock may be in anyone's night
         "RISKPROMPT_WEB_PORT": "0",
         **extra,
     }

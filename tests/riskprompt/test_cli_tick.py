@@ -13,7 +13,7 @@ from riskprompt.cli.app import app
 from riskprompt.config.settings import load_settings
 from riskprompt.models import Delivery, DeliveryStatus, Prompt, Role
 from riskprompt.models.clock import FixedClock
-from riskprompt.notifications.warnings import issue_and_notify
+from riskprompt.models.warnings import issue_warning
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
 
@@ -93,7 +93,7 @@ def test_tick_takes_reminders_and_escalations_once(
     unit = make_unit(session)
     officer = make_person(session, unit=unit, role=Role.OFFICER, staff_id="JW001", channels="email")
     staff = make_person(session, unit=unit, staff_id="ST001", channels="email")
-    issue_and_notify(  # on 2026-12-01 at 09:00, due on the 10th at 09:00
+    issue_warning(  # on 2026-12-01 at 09:00, due on the 10th at 09:00
         session,
         actor=officer,
         person=staff,

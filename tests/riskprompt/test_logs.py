@@ -131,3 +131,39 @@ def test_configure_logging_replaces_its_own_handler_and_respects_others(monkeypa
     monkeypatch.setattr(root, "handlers", [foreign])
     configure_logging(logging.DEBUG, load_settings())
     assert root.handlers == [foreign] and root.level == logging.INFO
+
+
+# -- link tokens ------------------------------------------------------------------------------
+
+
+def test_link_tokens_are_redacted_in_access_records_and_in_our_lines() -> None:
+    from riskprompt.logs import LinkPathFilter
+
+    token = "eyJrIjoicCIsImkiOjcsInUiOjN9.Z0xYzw.sig-nature_x"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/ack/{token}?utm=1", "1.1", 200),
+        None,
+    )
+    assert LinkPathFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /ack/<redacted>?utm=1 HTTP/1.1" 200'
+    line = TextFormatter(Redactor([])).format(
+        record_of("posted %s", "/a/p7.3.kx0aAbCdEfGhIjK/correction")
+    )
+    assert "/a/<redacted>/correction" in line and "kx0a" not in line
+    assert "/api/v1/prompts" in TextFormatter(Redactor([])).format(
+        record_of("GET %s", "/api/v1/prompts")
+    )
+
+
+def test_configure_logging_filters_the_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    from riskprompt.logs import LinkPathFilter, install_link_filters
+
+    install_link_filters()
+    install_link_filters()
+    filters = logging.getLogger("uvicorn.access").filters
+    assert sum(isinstance(f, LinkPathFilter) for f in filters) == 1

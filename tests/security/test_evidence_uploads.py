@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from riskprompt.bot.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
+from riskprompt.models.evidence import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from tests.bot.conftest import CLERK_CHAT, PDF, World
 from tests.security.conftest import Front
 

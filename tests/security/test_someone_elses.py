@@ -28,9 +28,10 @@ from riskprompt.models.warnings import (
     WarningStatus,
     submit_rectification,
 )
+from riskprompt.notifications.links import form_key
 from tests.bot.conftest import COLLEAGUE_CHAT, OFFICER_CHAT
 from tests.builders import make_person, make_warning
-from tests.security.conftest import Front, audit_count
+from tests.security.conftest import SECRET_KEY, Front, audit_count
 
 
 @dataclass
@@ -89,7 +90,10 @@ async def _sms(scene: Scene, staff_id: str, text: str) -> str:
 
 
 async def _link(scene: Scene, kind: str, target: int, staff_id: str) -> str:
-    response = await scene.front.http.get(scene.front.link(kind, target, staff_id))
+    """The page's acknowledge button (POST, with the page's form key), signed for someone else."""
+    url = scene.front.link(kind, target, staff_id)
+    key = form_key(SECRET_KEY, url.rsplit("/", 1)[1])
+    response = await scene.front.http.post(url, data={"k": key})
     return f"{response.status_code} {response.text}"
 
 
@@ -111,12 +115,12 @@ ATTEMPTS: list[tuple[str, Attempt, str]] = [
     (
         "telegram button: acknowledge the clerk's prompt",
         lambda s: _tap(s, COLLEAGUE_CHAT, f"ack:p:{s.front.prompt_id}"),
-        "this prompt is addressed to someone else",
+        "No prompt of yours has the number",  # someone else's answers as a missing one
     ),
     (
         "telegram button: acknowledge the clerk's warning",
         lambda s: _tap(s, COLLEAGUE_CHAT, f"ack:w:{s.front.warning_id}"),
-        "this warning is addressed to someone else",
+        "No warning of yours has the number",
     ),
     (
         "telegram button: report a correction of the clerk's warning",
@@ -126,7 +130,7 @@ ATTEMPTS: list[tuple[str, Attempt, str]] = [
     (
         "telegram text: the clerk's prompt code",
         lambda s: _say(s, COLLEAGUE_CHAT, f"P{s.front.prompt_id}"),
-        "No prompt of yours has that code",
+        "No prompt of yours has the number",
     ),
     (
         "telegram button: the officer accepts their own correction",
@@ -136,27 +140,27 @@ ATTEMPTS: list[tuple[str, Attempt, str]] = [
     (
         "sms: the clerk's prompt code from the colleague's mobile",
         lambda s: _sms(s, "CW002", f"P{s.front.prompt_id}"),
-        "No prompt of yours has that code",
+        "No prompt of yours has the number",
     ),
     (
         "email link: the clerk's prompt, signed for the colleague",
         lambda s: _link(s, "prompt", s.front.prompt_id, "CW002"),
-        "403",
+        "404",
     ),
     (
         "email link: the clerk's warning, signed for the colleague",
         lambda s: _link(s, "warning", s.front.warning_id, "CW002"),
-        "403",
+        "404",
     ),
     (
         "cli: ack --as the colleague",
         lambda s: _cli(s, "ack", "--as", "CW002", str(s.front.prompt_id)),
-        "addressed to someone else",
+        "No prompt of yours has the number",
     ),
     (
         "cli: ack --warning --as the colleague",
         lambda s: _cli(s, "ack", "--as", "CW002", "--warning", str(s.front.warning_id)),
-        "addressed to someone else",
+        "No warning of yours has the number",
     ),
     (
         "cli: review --as the officer, of their own correction",

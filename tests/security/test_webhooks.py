@@ -26,8 +26,9 @@ from twilio.request_validator import RequestValidator
 from riskprompt.models.people import Person
 from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
 from riskprompt.models.warnings import Warning, WarningStatus
+from riskprompt.notifications.links import form_key
 from tests.bot.conftest import CLERK_CHAT
-from tests.security.conftest import TWILIO_TOKEN, Front, audit_count, sign
+from tests.security.conftest import SECRET_KEY, TWILIO_TOKEN, Front, audit_count, sign
 
 pytestmark = pytest.mark.usefixtures("front")
 
@@ -201,7 +202,8 @@ async def test_a_replayed_status_callback_changes_nothing(front: Front) -> None:
 
 async def test_a_replayed_email_link_changes_nothing(front: Front) -> None:
     link = front.link("warning", front.warning_id, "CW001")
-    assert (await front.http.get(link)).status_code == 200
+    form = {"k": form_key(SECRET_KEY, link.rsplit("/", 1)[1])}
+    assert (await front.http.post(link, data=form)).status_code == 200
     with front.world.session() as session:
         first = session.get(Warning, front.warning_id)
         assert first is not None and first.status is WarningStatus.ACKNOWLEDGED
@@ -209,7 +211,7 @@ async def test_a_replayed_email_link_changes_nothing(front: Front) -> None:
     front.world.clock.advance(timedelta(days=2))
 
     for _ in range(3):
-        again = await front.http.get(link)
+        again = await front.http.post(link, data=form)
         assert again.status_code == 200 and "Already acknowledged" in again.text
 
     with front.world.session() as session:

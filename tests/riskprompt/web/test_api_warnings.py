@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from riskprompt.models.conversations import create_api_token
+from riskprompt.models.notices import Notice, NoticeReach
 from riskprompt.models.people import Role
 from riskprompt.models.prompts import Delivery
 from riskprompt.models.warnings import Warning
@@ -50,8 +51,9 @@ def test_an_officer_issues_a_warning_and_it_is_queued(client, engine, org, clock
         warning = s.get(Warning, body["id"])
         assert warning is not None
         assert warning.deadline == clock.now() + timedelta(days=5)  # red's default
-        queued = s.exec(select(Delivery).where(col(Delivery.warning_id) == warning.id)).all()
-        assert {d.channel for d in queued} == {"sms", "email"}  # red: every channel at once
+        told = s.exec(select(Notice).where(col(Notice.warning_id) == warning.id)).all()
+        # red: the person on every channel at once (the dispatcher expands the notice)
+        assert (told[0].reader_id, told[0].reach) == (warning.person_id, NoticeReach.EVERY)
     # a unit's head
     unit_warning = client.post(
         "/api/v1/warnings",

@@ -118,7 +118,7 @@ def test_ack_a_prompt_and_a_warning(cli, org):
     again = run(cli, "ack", "--as", "CW001", prompt_id)
     assert "already acknowledged" in again.output
     other = run(cli, "ack", "--as", "JJ001", prompt_id)
-    assert other.exit_code == 1 and "addressed to someone else" in other.output
+    assert other.exit_code == 1 and "No prompt of yours has the number" in other.output
 
     warning = run(cli, "ack", "--as", "CW001", "--warning", str(org["warnings"][2].id))
     assert warning.exit_code == 0, warning.output

@@ -1,4 +1,7 @@
-"""Evidence files of a correction report: checked, stored under the data folder, described.
+"""The evidence policy of a correction report: kinds, limits, checks, storing, discarding.
+
+Chat (a photo or document sent to the bot) and the page behind a link (a
+multipart upload) go through the same checks and the same storage.
 
 A file is accepted when its declared type (MIME), its name's extension and its
 first bytes agree on one of the allowed kinds, and it is at most
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 #: The most files one correction report carries.
 MAX_EVIDENCE_FILES = 10
+#: The largest body a correction form may post: every file at its largest, and the text.
+MAX_REPORT_BYTES = MAX_EVIDENCE_FILES * MAX_EVIDENCE_BYTES + 64 * 1024
 #: Longest original file name kept as metadata.
 MAX_NAME_CHARS = 200
 EVIDENCE_FOLDER = "evidence"
@@ -64,7 +69,16 @@ KINDS: tuple[EvidenceKind, ...] = (
     ),
 )
 _BY_MIME = {kind.mime: kind for kind in KINDS}
+_BY_EXTENSION = {extension: kind for kind in KINDS for extension in kind.extensions}
+#: What browsers declare for a file whose type they do not know: judged by its name.
+_UNDECLARED = frozenset({"", "application/octet-stream"})
 ALLOWED_LABEL = "JPEG, PNG, PDF, Word (.docx), Excel (.xlsx)"
+
+
+#: The refusals the web page answers with their own status (413, 415).
+TOO_LARGE = N_("The file is too large: at most %(mb)s MB.")
+NOT_ACCEPTED = N_("This type of file is not accepted. Send %(types)s.")
+NAME_MISMATCH = N_("The file name %(name)s does not match its type. Send %(types)s.")
 
 
 class EvidenceRefused(InvalidInput):
@@ -84,17 +98,11 @@ def check_declared(*, name: str | None, mime: str | None, size: int | None) -> E
     """
     kind = _BY_MIME.get((mime or "").lower())
     if kind is None:
-        raise EvidenceRefused(
-            N_("This type of file is not accepted. Send %(types)s."), types=ALLOWED_LABEL
-        )
+        raise EvidenceRefused(NOT_ACCEPTED, types=ALLOWED_LABEL)
     if name:
         extension = PurePosixPath(name.replace("\\", "/")).suffix.lower()
         if extension not in kind.extensions:
-            raise EvidenceRefused(
-                N_("The file name %(name)s does not match its type. Send %(types)s."),
-                name=clean_name(name),
-                types=ALLOWED_LABEL,
-            )
+            raise EvidenceRefused(NAME_MISMATCH, name=clean_name(name), types=ALLOWED_LABEL)
     check_size(size)
     return kind
 
@@ -106,9 +114,7 @@ def check_size(size: int | None) -> None:
         EvidenceRefused: too large.
     """
     if size is not None and size > MAX_EVIDENCE_BYTES:
-        raise EvidenceRefused(
-            N_("The file is too large: at most %(mb)s MB."), mb=_megabytes(MAX_EVIDENCE_BYTES)
-        )
+        raise EvidenceRefused(TOO_LARGE, mb=_megabytes(MAX_EVIDENCE_BYTES))
 
 
 def check_content(kind: EvidenceKind, content: bytes) -> None:
@@ -124,6 +130,25 @@ def check_content(kind: EvidenceKind, content: bytes) -> None:
         raise EvidenceRefused(
             N_("The file's content does not match its type. Send %(types)s."), types=ALLOWED_LABEL
         )
+
+
+def check_upload(*, name: str | None, mime: str | None, content: bytes) -> EvidenceKind:
+    """The kind of an uploaded file (a form), checked like a chat file, content included.
+
+    A browser that does not know a type declares ``application/octet-stream`` (or
+    nothing): the name's extension then stands for the declared type.
+
+    Raises:
+        EvidenceRefused: type, name, size or content not accepted.
+    """
+    declared = (mime or "").split(";")[0].strip().lower()
+    if declared in _UNDECLARED:
+        extension = PurePosixPath((name or "").replace("\\", "/")).suffix.lower()
+        kind = _BY_EXTENSION.get(extension)
+        declared = kind.mime if kind is not None else declared
+    kind = check_declared(name=name, mime=declared, size=len(content))
+    check_content(kind, content)
+    return kind
 
 
 def clean_name(name: str | None, fallback: str = "file") -> str:
