@@ -35,8 +35,7 @@ from riskprompt.models.prompts import (
     PromptStatus,
 )
 from riskprompt.models.queries import get_person, is_row_id, resolve_unit
-from riskprompt.models.scope import require_in_scope, scope_unit_ids
-from riskprompt.models.targets import sub_units
+from riskprompt.models.scope import require_in_scope, scope_unit_ids, sub_units
 from riskprompt.models.text import check_storable
 
 #: Prompts per statement (well under SQLite's parameter limit).

@@ -13,6 +13,7 @@ Every rule function that acts on a person for an officer calls
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from sqlalchemy import UniqueConstraint, or_
@@ -35,8 +36,8 @@ class Supervision(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id")
 
 
-def _subtree(session: Session, roots: set[int]) -> set[int]:
-    """``roots`` and every unit below them."""
+def sub_units(session: Session, roots: Iterable[int]) -> set[int]:
+    """``roots`` and every unit below them (each unit's subtree)."""
     children: dict[int | None, list[int]] = {}
     for unit_id, parent_id in session.exec(select(Unit.id, Unit.parent_id)).all():
         children.setdefault(parent_id, []).append(unit_id or 0)
@@ -66,7 +67,7 @@ def scope_unit_ids(session: Session, *, officer: Person) -> set[int] | None:
     )
     if not roots:
         return None
-    return _subtree(session, roots)
+    return sub_units(session, roots)
 
 
 def supervised_units(session: Session, *, officer: Person) -> list[Unit] | None:

@@ -10,18 +10,17 @@ officer's supervision scope (:mod:`riskprompt.models.scope`), and
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel import Session, col, select
 
 from riskprompt.config.i18n import N_
-from riskprompt.models.catalog import Post, RiskLevel, RiskPoint, Unit
+from riskprompt.models.catalog import Post, RiskLevel, RiskPoint
 from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
 from riskprompt.models.people import Assignment, Person
 from riskprompt.models.queries import active_assignment_filter, get_person, is_row_id, resolve_unit
-from riskprompt.models.scope import require_in_scope, scope_unit_ids
+from riskprompt.models.scope import require_in_scope, scope_unit_ids, sub_units
 
 
 class TargetKind(enum.StrEnum):
@@ -82,22 +81,6 @@ def parse_target(text: str) -> Target:
     if kind is TargetKind.LEVEL:
         value = RiskLevel.parse(value).value
     return Target(kind, value, sub_units)
-
-
-def sub_units(session: Session, roots: Iterable[int]) -> set[int]:
-    """``roots`` and every unit below them (a unit's subtree)."""
-    children: dict[int | None, list[int]] = {}
-    for unit_id, parent_id in session.exec(select(Unit.id, Unit.parent_id)).all():
-        children.setdefault(parent_id, []).append(unit_id or 0)
-    found: set[int] = set()
-    stack = list(roots)
-    while stack:
-        unit_id = stack.pop()
-        if unit_id in found:
-            continue
-        found.add(unit_id)
-        stack.extend(children.get(unit_id, ()))
-    return found
 
 
 def _outside_scope(what: str) -> PermissionDenied:

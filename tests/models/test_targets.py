@@ -11,7 +11,7 @@ from sqlmodel import Session
 from riskprompt.models.catalog import RiskLevel
 from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
 from riskprompt.models.people import Role
-from riskprompt.models.scope import Supervision
+from riskprompt.models.scope import Supervision, sub_units
 from riskprompt.models.targets import (
     Target,
     TargetKind,
@@ -19,7 +19,6 @@ from riskprompt.models.targets import (
     parse_target,
     reach_of,
     resolve_target,
-    sub_units,
 )
 from tests.builders import assign, make_person, make_post, make_risk_point, make_unit
 
