@@ -203,8 +203,9 @@ def check_form_key(secret_key: str, token: str, value: str | None) -> bool:
 #: delivery gets its own signed link in its place (see :class:`AckLinks`).
 ACK_URL_PLACEHOLDER = "https://riskprompt.invalid/ack/RP-ACK-LINK"
 #: What an SMS link may take of the SMS budget; the SMS placeholder is this long, so
-#: the renderer fits the text around a link of that length.
-SMS_LINK_BUDGET = 44
+#: the renderer fits the text around a link of that length: room for a public URL of about
+#: 25 characters and ids up to a million (`riskprompt doctor` warns of a longer one).
+SMS_LINK_BUDGET = 52
 #: Stands for the short link in an SMS rendered once for many readers (``SMS_LINK_BUDGET`` long).
 SMS_LINK_PLACEHOLDER = "https://riskprompt.invalid/a/RP-SMS-LINK".ljust(SMS_LINK_BUDGET, "x")
 

@@ -17,6 +17,7 @@ import asyncio
 import enum
 import tempfile
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -28,6 +29,13 @@ from riskprompt.models.db import current_revision, head_revision
 from riskprompt.models.people import Channel, Person
 from riskprompt.notifications.channels import build_adapters, distinct_adapters
 from riskprompt.notifications.channels.base import Message, Outcome
+from riskprompt.notifications.links import (
+    SMS_LINK_BUDGET,
+    AckTarget,
+    make_short_token,
+    public_base,
+    short_url,
+)
 from riskprompt.notifications.outbox import DeliveryKey
 
 #: Seconds one network check may take.
@@ -118,7 +126,28 @@ def check_settings(settings: Settings) -> list[Check]:
         checks.append(Check(name, Status.WARN, _("not HTTPS: Telegram webhooks need HTTPS")))
     else:
         checks.append(_ok(name, settings.PUBLIC_URL))
+    checks.append(_sms_link_check(settings))
     return checks
+
+
+def _sms_link_check(settings: Settings) -> Check:
+    """Whether an SMS link (for ids up to a million) fits the room an SMS keeps for it."""
+    name = _("SMS links")
+    base = public_base(settings.PUBLIC_URL, settings.WEB_HOST, settings.WEB_PORT)
+    target = AckTarget(kind="warning", id=999_999, person_id=999_999)
+    link = short_url(base, make_short_token(settings.SECRET_KEY, target, now=datetime.now(UTC)))
+    # Without a public URL the links point at the local web app: nothing to shorten.
+    if len(link) > SMS_LINK_BUDGET and settings.PUBLIC_URL:
+        return Check(
+            name,
+            Status.WARN,
+            _(
+                "%(n)s characters with this public URL, over the %(max)s an SMS keeps for "
+                "its link: long SMS may take one more segment; a shorter public URL helps"
+            )
+            % {"n": len(link), "max": SMS_LINK_BUDGET},
+        )
+    return _ok(name, _("up to %(n)s characters") % {"n": len(link)})
 
 
 def check_database(engine: Engine) -> list[Check]:

@@ -86,13 +86,15 @@ async def test_everything_reachable_passes(
     table = rows(result.output)
     assert table["Secret key"][0] == "OK"
     assert table["Public URL"] == ("OK", "https://riskprompt.example.gov.cn")
+    # over 60 characters with this URL: long SMS would take one more segment
+    assert table["SMS links"][0] == "WARN" and "with this public URL" in table["SMS links"][1]
     assert table["Database"][0] == "OK" and table["Schema"][0] == "OK"
     assert table["Data folder"][0] == "OK"
     assert table["Email (SMTP)"] == ("OK", f"127.0.0.1:{smtp_auth.port}: logged in")
     assert table["Telegram"][0] == "OK" and "answers" in table["Telegram"][1]
     assert table["SMS (Twilio)"] == ("OK", "account Stand-in account is active")
     assert "File channel" not in table  # every channel has its provider
-    assert "All 8 checks passed." in result.output
+    assert "All 9 checks passed." in result.output
     assert smtp_auth.failed_logins == [] and smtp_auth.count == 0  # connected, sent nothing
 
 
@@ -122,7 +124,7 @@ async def test_wrong_credentials_and_a_server_down_fail_without_showing_secrets(
     assert table["Email (SMTP)"][0] == "FAIL" and f"127.0.0.1:{port}" in table["Email (SMTP)"][1]
     assert table["Telegram"][0] == "FAIL"
     assert table["SMS (Twilio)"][0] == "FAIL" and "401" in table["SMS (Twilio)"][1]
-    assert "3 of 8 checks failed." in result.output
+    assert "3 of 9 checks failed." in result.output
     for secret in ("wrong-smtp-password", "wrong-token-abcdefghijk", "wrong-twilio-auth-token"):
         assert secret not in result.output
 
