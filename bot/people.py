@@ -15,7 +15,6 @@ from riskprompt.models.codes import REPORT_CORRECTION as REPORT_CORRECTION
 from riskprompt.models.evidence import discard
 from riskprompt.models.listings import Page, PromptRow, open_prompts, open_warnings
 from riskprompt.models.people import set_chat_paused, set_language
-from riskprompt.models.prompts import prompt_code
 from riskprompt.models.warnings import (
     STATUS_LABELS,
     Warning,
@@ -117,7 +116,7 @@ def _prompts_page(turn: Turn, page: Page[PromptRow]) -> tuple[str, Buttons]:
     buttons: Buttons = []
     for row in page.rows:
         prompt = row.prompt
-        code = prompt_code(prompt)
+        code = codes.prompt_code(prompt.id)
         lines.append(f"\n{code} · {prompt.title} · {turn.when(prompt.created_at)}")
         if prompt.body.strip():
             lines.append(clip(prompt.body.strip(), 300))

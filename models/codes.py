@@ -19,13 +19,10 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from riskprompt.config.i18n import N_
 from riskprompt.models.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from riskprompt.models.warnings import Warning
+from riskprompt.models.warnings import TRANSITIONS, Warning, WarningStatus
 
 
 class CodeKind(enum.StrEnum):
@@ -219,8 +216,6 @@ def warning_actions(warning: Warning) -> list[WarningAction]:
     Acknowledge while it is issued and not yet acknowledged; report a correction
     while the state machine lets one be submitted (issued or acknowledged).
     """
-    from riskprompt.models.warnings import TRANSITIONS, WarningStatus
-
     actions = []
     if warning.acknowledged_at is None and warning.status is WarningStatus.ISSUED:
         actions.append(WarningAction.ACKNOWLEDGE)

@@ -18,7 +18,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from riskprompt.config.i18n import N_
-from riskprompt.models import codes
 from riskprompt.models.audit import record_guarded
 from riskprompt.models.clock import Clock
 from riskprompt.models.errors import IllegalTransition, PermissionDenied
@@ -169,15 +168,6 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     idempotency_key: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
-
-
-def prompt_code(prompt: Prompt) -> str:
-    """The short code that names a prompt in an SMS reply (``P123``, see ``models.codes``)."""
-    return codes.prompt_code(prompt.id)
-
-
-#: Kept here for callers of old; the codes live in :mod:`riskprompt.models.codes`.
-parse_prompt_code = codes.parse_prompt_code
 
 
 def latest_open_prompt(session: Session, *, person: Person) -> Prompt | None:
