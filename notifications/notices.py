@@ -486,16 +486,24 @@ def _outcome_view(
             "Please correct it and report again by %(deadline)s."
         )
         values = {"code": code, "name": actor_name}
+        # The SMS says it in one short sentence (no title): the reason is what must fit.
+        sms_template = gettext(
+            N_(
+                "%(code)s: correction rejected by %(name)s: %(reason)s. "
+                "Report again by %(deadline)s."
+            )
+        )
 
-        def rejected(text: str) -> str:
-            return (template % {**values, "reason": text, "deadline": short}).replace("\n", " ")
+        def rejected(width: int | None) -> str:
+            text = reason if width is None else shorten(reason, width)
+            return sms_template % {**values, "reason": text, "deadline": short}
 
         view = NoticeView(
             title=title,
             paragraphs=tuple(
                 (template % {**values, "reason": reason, "deadline": deadline}).split("\n")
             ),
-            sms=sms(title, rejected),
+            sms=rejected,
             link_label=gettext(N_("Open the warning to report the correction again")),
             mark="❌",
             colour_hex=colour_hex,
