@@ -66,6 +66,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("remind", N_("Officers: issue a special prompt")),
     ("review", N_("Officers: review corrections")),
     ("warn", N_("Officers: issue a warning")),
+    ("withdraw", N_("Officers: withdraw a warning")),
     ("status", N_("Officers: acknowledgements and overdue warnings")),
 ]
 
@@ -131,6 +132,7 @@ def add_handlers(application: BotApplication) -> None:
         "review": officers.begin_review,
         "status": officers.show_status,
         "warn": warn.begin_warn,
+        "withdraw": warn.withdraw,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))

@@ -44,6 +44,7 @@ HELP_OFFICER = N_(
     "For officers:\n"
     "/remind – issue a special prompt\n"
     "/warn – issue a yellow, orange or red warning\n"
+    "/withdraw W7 reason – withdraw a warning\n"
     "/review – review the corrections reported\n"
     "/status – acknowledgements and overdue warnings in your units"
 )

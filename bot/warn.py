@@ -15,6 +15,7 @@ from riskprompt.bot.turn import Turn, step
 from riskprompt.config.i18n import N_
 from riskprompt.models import codes
 from riskprompt.models.errors import InvalidInput
+from riskprompt.models.listings import get_warning
 from riskprompt.models.people import Person
 from riskprompt.models.scope import require_in_scope
 from riskprompt.models.text import check_storable
@@ -25,6 +26,7 @@ from riskprompt.models.warnings import (
     default_deadline,
     issue_warning,
     warning_subject,
+    withdraw_warning,
 )
 
 
@@ -176,3 +178,28 @@ async def send_warn(turn: Turn) -> None:
     flows.clear(turn.state, now=turn.now)
     turn.edit(preview + "\n\n" + turn._("✓ Issued as W%(id)s.", id=warning.id))
     turn.answer(turn._("Issued."))
+
+
+#: How /withdraw is used, said when it is used otherwise.
+WITHDRAW_USAGE = N_(
+    "Send /withdraw, the warning's code and the reason, e.g. /withdraw W7 sent in error."
+)
+
+
+@step
+async def withdraw(turn: Turn) -> None:
+    """Withdraw a warning: ``/withdraw W7 the reason``; the person is told why."""
+    officer = acting_officer(turn)
+    args = turn.args
+    code = codes.parse_code(args[0], kinds=frozenset({codes.CodeKind.WARNING})) if args else None
+    if code is None or len(args) < 2:
+        raise InvalidInput(WITHDRAW_USAGE)
+    warning = get_warning(turn.session, warning_id=code.id)
+    withdraw_warning(
+        turn.session,
+        warning=warning,
+        actor=officer,
+        clock=turn.deps.clock,
+        reason=" ".join(args[1:]),
+    )
+    turn.say(turn._("↩ %(code)s withdrawn; the person is told why.", code=str(code)))

@@ -504,6 +504,11 @@ async def api_reject(world: World) -> None:
     await _api(world, f"/api/v1/corrections/{world.correction_id}/review", body)
 
 
+async def chat_withdraw(world: World) -> None:
+    """The officer sends ``/withdraw W<id> reason``."""
+    await world.say(OFFICER_CHAT, f"/withdraw W{world.warning_id} {WITHDRAW_REASON}")
+
+
 async def cli_withdraw(world: World) -> None:
     """``riskprompt withdraw ID --as STAFF_ID --reason TEXT``."""
     world.run_cli("withdraw", str(world.warning_id), "--as", ISSUER, "--reason", WITHDRAW_REASON)
@@ -715,6 +720,7 @@ SURFACES = [
     Surface("reject", "chat", chat_reject),
     Surface("reject", "cli", cli_reject),
     Surface("reject", "api", api_reject, postgres=("sms",)),
+    Surface("withdraw", "chat", chat_withdraw),
     Surface("withdraw", "cli", cli_withdraw),
     Surface("withdraw", "api", api_withdraw, postgres=("chat",)),
     Surface("escalate", "service", service_escalate, postgres=("email",)),

@@ -67,3 +67,17 @@ async def test_staff_cannot_warn(world: World) -> None:
     assert world.state(CLERK_CHAT).flow is None  # type: ignore[union-attr]
     with world.session() as session:
         assert session.exec(select(Warning)).all() == []
+
+
+@sqlite_only
+async def test_withdraw_says_how_when_misused_and_refuses_staff(world: World) -> None:
+    await world.bind("JJ001", OFFICER_CHAT)
+    await world.bind("CW001", CLERK_CHAT)
+    for text in ("/withdraw", "/withdraw W1", "/withdraw 采购 W1"):
+        await world.send(OFFICER_CHAT, text)
+        assert "/withdraw W7 sent in error" in world.last_text(OFFICER_CHAT), text
+    await world.send(OFFICER_CHAT, "/withdraw W999 误发")
+    assert "There is no warning W999." in world.last_text(OFFICER_CHAT)
+    await world.send(CLERK_CHAT, "/withdraw W1 误发")
+    assert "is not an officer and may not do this" in world.last_text(CLERK_CHAT)
+    assert "warning.withdrawn" not in world.actions()
