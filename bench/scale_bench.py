@@ -309,6 +309,8 @@ def run_workers(
         "RISKPROMPT_DISPATCH_INTERVAL_SECONDS": "1",
         "RISKPROMPT_OUTBOX_DIR": str(folder / "outbox"),
         "RISKPROMPT_LOG_FORMAT": "json",
+        # the workers run on the real clock: quiet hours would hold everything at night
+        "RISKPROMPT_QUIET_HOURS": "",
     }
     logs = [open(folder / f"worker-{workers}-{n}.log", "w") for n in range(workers)]
     started = time.perf_counter()

@@ -12,9 +12,11 @@ page itself (``riskprompt.web.ack``) never acts on GET.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -119,9 +121,15 @@ def _base36(number: int) -> str:
             return digits
 
 
+@functools.cache
+def _short_key(secret_key: str) -> bytes:
+    """The key of the short tokens, derived from the secret key once per process."""
+    return hmac.new(secret_key.encode("utf-8"), _SHORT_SALT, hashlib.sha256).digest()
+
+
 def _short_tag(secret_key: str, payload: str) -> str:
-    key = hmac.new(secret_key.encode("utf-8"), _SHORT_SALT, hashlib.sha256).digest()
-    tag = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()[:_SHORT_TAG_BYTES]
+    key = _short_key(secret_key)
+    tag = hmac.digest(key, payload.encode("ascii"), "sha256")[:_SHORT_TAG_BYTES]
     return base64.urlsafe_b64encode(tag).rstrip(b"=").decode("ascii")
 
 
@@ -248,11 +256,25 @@ class AckLinks:
         One call for every channel: a delivery's body (and HTML) goes through it
         whatever its channel; a text without placeholder comes back unchanged.
         """
-        if not text:
+        return self.filler(target)(text)
+
+    def filler(self, target: AckTarget) -> Callable[[str | None], str | None]:
+        """:meth:`fill_for` of ``target`` for several texts (body, HTML, parts): each
+        link is signed once, when a text first needs it."""
+        links: dict[str, str] = {}
+
+        def fill(text: str | None) -> str | None:
+            if not text:
+                return text
+            if ACK_URL_PLACEHOLDER in text:
+                if "long" not in links:
+                    token = make_ack_token(self.secret_key, target, now=self.now)
+                    links["long"] = ack_url(self.base, token)
+                text = text.replace(ACK_URL_PLACEHOLDER, links["long"])
+            if SMS_LINK_PLACEHOLDER in text:
+                if "short" not in links:
+                    links["short"] = self.short(target)
+                text = text.replace(SMS_LINK_PLACEHOLDER, links["short"])
             return text
-        if ACK_URL_PLACEHOLDER in text:
-            token = make_ack_token(self.secret_key, target, now=self.now)
-            text = text.replace(ACK_URL_PLACEHOLDER, ack_url(self.base, token))
-        if SMS_LINK_PLACEHOLDER in text:
-            text = text.replace(SMS_LINK_PLACEHOLDER, self.short(target))
-        return text
+
+        return fill

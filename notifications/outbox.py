@@ -230,11 +230,12 @@ def create_delivery(
 
 def with_links(rendered: Rendered, links: AckLinks, target: AckTarget) -> Rendered:
     """``rendered`` with its link placeholders (email, SMS) replaced by ``target``'s links."""
+    fill = links.filler(target)
     return replace(
         rendered,
-        text=links.fill_for(rendered.text, target) or "",
-        html=links.fill_for(rendered.html, target),
-        parts=tuple(links.fill_for(part, target) or "" for part in rendered.parts),
+        text=fill(rendered.text) or "",
+        html=fill(rendered.html),
+        parts=tuple(fill(part) or "" for part in rendered.parts),
     )
 
 

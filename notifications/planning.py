@@ -493,8 +493,8 @@ class _OutboxWriter:
         if (channel is Channel.EMAIL and snapshot.requires_ack) or channel is Channel.SMS:
             # each reader's own signed link in place of the placeholder (email, SMS)
             target = AckTarget(kind="prompt", id=prompt_id, person_id=recipient.person_id)
-            body = self.links.fill_for(body, target) or ""
-            html = self.links.fill_for(html, target)
+            fill = self.links.filler(target)
+            body, html = fill(body) or "", fill(html)
         return (
             prompt_id,
             recipient.person_id,
