@@ -496,6 +496,8 @@ def _outcome_view(
 
         def rejected(width: int | None) -> str:
             text = reason if width is None else shorten(reason, width)
+            # the sentence ends after the reason: its own full stop would be doubled
+            text = text.rstrip("。．.！!；;")
             return sms_template % {**values, "reason": text, "deadline": short}
 
         view = NoticeView(

@@ -143,7 +143,7 @@ async def test_every_outcome_reaches_each_person_on_their_own_channel(
             rectification=report,
             actor=officer,
             accept=False,
-            note="证据不足，请补充会议纪要原件",
+            note="证据不足，请补充会议纪要原件。",
             new_deadline=new_deadline,
             clock=clock,
         )
@@ -166,6 +166,7 @@ async def test_every_outcome_reaches_each_person_on_their_own_channel(
     [_issued, rejected_sms] = sms_to(twilio_api, "+8613800000002")
     assert f"W{warnings['sms'].id}" in rejected_sms and "证据不足" in rejected_sms
     assert "2026/12/21" in rejected_sms
+    assert "原件。请于" in rejected_sms  # the reason's own full stop is not doubled
     [_issued_mail, (subject, text)] = mail_to(smtp_server, "qian@example.gov.cn")
     assert f"W{warnings['email'].id}" in subject and "驳回" in subject
     assert "证据不足，请补充会议纪要原件" in text and "2026年12月21日" in text
