@@ -1018,9 +1018,6 @@ def preview_special_prompt(
     return Reach(rows=sorted(rows, key=lambda row: row.staff_id), due_at=plan.due_at)
 
 
-# -- key work (listing: moving to models/listings.py) ------------------------------------
-
-
 # -- special prompts -----------------------------------------------------------------------
 
 
