@@ -45,7 +45,10 @@ class AppContext:
             SchemaNotReady: the database needs ``riskprompt db upgrade``.
         """
         engine = self.engine
-        if current_revision(engine) != head_revision():
+        current = current_revision(engine)
+        if current is None:
+            raise SchemaNotReady(N_("new database: run `riskprompt db upgrade` to create it"))
+        if current != head_revision():
             raise SchemaNotReady(
                 N_("the database is not at the current schema: run `riskprompt db upgrade` first")
             )
