@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import ipaddress
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
-from riskprompt.config.i18n import N_, _, translator
+from riskprompt.config.i18n import N_, _, ngettext, translator
 from riskprompt.config.settings import PLACEHOLDER_SECRET, Settings
 from riskprompt.logs import Redactor, secrets_of
 from riskprompt.models.db import current_revision, head_revision
@@ -117,17 +119,42 @@ def check_settings(settings: Settings) -> list[Check]:
                 )
             )
         else:
+            # Every SMS and email carries a link to its page: a local address opens nowhere
+            # but on this machine.
             local = f"http://{settings.WEB_HOST}:{settings.WEB_PORT}"
-            status = Status.WARN if needs_public else Status.OK
             checks.append(
-                Check(name, status, _("not set; links point at %(url)s") % {"url": local})
+                Check(
+                    name,
+                    Status.WARN,
+                    _("not set; the links in SMS and email point at %(url)s") % {"url": local},
+                )
             )
+    elif _on_loopback(settings.PUBLIC_URL):
+        checks.append(
+            Check(
+                name,
+                Status.WARN,
+                _("%(url)s is on this machine: nobody else can open the links in SMS and email")
+                % {"url": settings.PUBLIC_URL},
+            )
+        )
     elif not settings.PUBLIC_URL.startswith("https://"):
         checks.append(Check(name, Status.WARN, _("not HTTPS: Telegram webhooks need HTTPS")))
     else:
         checks.append(_ok(name, settings.PUBLIC_URL))
     checks.append(_sms_link_check(settings))
     return checks
+
+
+def _on_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _sms_link_check(settings: Settings) -> Check:
@@ -293,9 +320,62 @@ async def check_channels(settings: Settings) -> list[Check]:
     if settings.twilio_enabled:
         probes.append(check_twilio(settings))
     checks = list(await asyncio.gather(*probes))
+    checks.extend(check_local_channels(settings))
     if uses_file_channel(settings):
         checks.append(check_folder(_("File channel"), settings.OUTBOX_DIR))
     return checks
+
+
+#: The setting that gives each channel its provider.
+CHANNEL_SETTINGS = {
+    Channel.EMAIL: "RISKPROMPT_SMTP_HOST",
+    Channel.SMS: "RISKPROMPT_TWILIO_ACCOUNT_SID (_AUTH_TOKEN, _FROM)",
+    Channel.TELEGRAM: "RISKPROMPT_TELEGRAM_TOKEN",
+}
+
+
+def check_local_channels(settings: Settings) -> list[Check]:
+    """A warning for each channel left on the outbox folder or the console: nobody gets it."""
+    enabled = {
+        Channel.EMAIL: settings.smtp_enabled,
+        Channel.SMS: settings.twilio_enabled,
+        Channel.TELEGRAM: settings.telegram_enabled,
+    }
+    where = (
+        _("messages are printed on the console")
+        if settings.LOCAL_CHANNEL == "console"
+        else _("messages are written to %(folder)s") % {"folder": settings.OUTBOX_DIR}
+    )
+    return [
+        Check(
+            _(CHANNEL_NAMES[channel]),
+            Status.WARN,
+            _("no provider: %(where)s; set %(setting)s")
+            % {"where": where, "setting": CHANNEL_SETTINGS[channel]},
+        )
+        for channel in (Channel.EMAIL, Channel.SMS, Channel.TELEGRAM)
+        if not enabled[channel]
+    ]
+
+
+def summary(checks: list[Check]) -> str:
+    """The line under the table: all passed only when nothing warns or fails."""
+    total, failed = len(checks), sum(c.failed for c in checks)
+    warned = sum(c.status is Status.WARN for c in checks)
+    if failed:
+        line = _("%(n)s of %(total)s checks failed.") % {"n": failed, "total": total}
+        if warned:
+            line += " " + ngettext("%(n)s check warns.", "%(n)s checks warn.", warned) % {
+                "n": warned
+            }
+        return line
+    if warned:
+        return ngettext(
+            "%(total)s checks: %(ok)s passed, %(n)s warning.",
+            "%(total)s checks: %(ok)s passed, %(n)s warnings.",
+            warned,
+        ) % {"total": total, "ok": total - warned, "n": warned}
+    return _("All %(total)s checks passed.") % {"total": total}
 
 
 def run_checks(settings: Settings, engine: Engine) -> list[Check]:

@@ -9,7 +9,14 @@ import typer
 
 from riskprompt.cli.common import app_context, reports_errors, table
 from riskprompt.config.i18n import _
-from riskprompt.doctor import STATUS_LABELS, Check, Status, run_checks, send_test_messages
+from riskprompt.doctor import (
+    STATUS_LABELS,
+    Check,
+    Status,
+    run_checks,
+    send_test_messages,
+    summary,
+)
 from riskprompt.models.queries import get_person
 
 STATUS_STYLES = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
@@ -67,8 +74,6 @@ def doctor(
         )
     console = context.console
     console.print(out)
-    failed = sum(c.failed for c in checks)
-    if failed:
-        console.print(_("%(n)s of %(total)s checks failed.") % {"n": failed, "total": len(checks)})
+    console.print(summary(checks))
+    if any(c.failed for c in checks):
         raise typer.Exit(1)
-    console.print(_("All %(total)s checks passed.") % {"total": len(checks)})

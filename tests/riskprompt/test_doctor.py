@@ -94,7 +94,8 @@ async def test_everything_reachable_passes(
     assert table["Telegram"][0] == "OK" and "answers" in table["Telegram"][1]
     assert table["SMS (Twilio)"] == ("OK", "account Stand-in account is active")
     assert "File channel" not in table  # every channel has its provider
-    assert "All 9 checks passed." in result.output
+    # "all passed" only when nothing warns: the long SMS links warn here
+    assert "9 checks: 8 passed, 1 warning." in result.output
     assert smtp_auth.failed_logins == [] and smtp_auth.count == 0  # connected, sent nothing
 
 
@@ -160,6 +161,13 @@ async def test_an_unmigrated_database_and_an_unwritable_folder_fail(cli, monkeyp
     assert table["Schema"][0] == "FAIL" and "riskprompt db upgrade" in table["Schema"][1]
     assert table["File channel"][0] == "FAIL"
     assert table["Secret key"][0] == "WARN"
+    # no public URL: the links of SMS and email open nowhere else
+    assert table["Public URL"][0] == "WARN" and "links in SMS and email" in table["Public URL"][1]
+    # every channel without its provider says which setting to set
+    assert table["Email"][0] == "WARN" and "RISKPROMPT_SMTP_HOST" in table["Email"][1]
+    assert "RISKPROMPT_TWILIO_ACCOUNT_SID" in table["SMS"][1]
+    assert "RISKPROMPT_TELEGRAM_TOKEN" in table["Telegram"][1]
+    assert "checks failed." in result.output and "checks warn." in result.output
     assert table["Test message to CW001"] == ("FAIL", "not sent: the database is not ready")
 
 
@@ -191,3 +199,14 @@ async def test_send_test_reaches_the_person_on_each_channel(
 
     unknown = await doctor(cli, "--send-test", "NOBODY")
     assert unknown.exit_code == 1
+
+
+@ONE_BACKEND
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "https://localhost", "http://[::1]"])
+async def test_a_public_url_on_this_machine_warns(cli, monkeypatch, tmp_path, url, smtp_auth):
+    configure(monkeypatch, tmp_path, smtp=smtp_auth, PUBLIC_URL=url)
+    result = await doctor(cli)
+    table = rows(result.output)
+    assert table["Public URL"][0] == "WARN", result.output
+    assert "nobody else can open the links" in table["Public URL"][1]
+    assert "All " not in result.output.splitlines()[-1]
