@@ -500,6 +500,17 @@ def page_corrections(
     return Page([CorrectionRow(c, w, p, r) for c, w, p, r in rows], total, limit, offset)
 
 
+def warning_row(session: Session, warning_id: int) -> WarningRow | None:
+    """One warning with its addressee and issuer, or None."""
+    warning = session.get(Warning, warning_id)
+    if warning is None:
+        return None
+    person = session.get(Person, warning.person_id)
+    issuer = session.get(Person, warning.issued_by_id)
+    assert person is not None and issuer is not None  # foreign keys
+    return WarningRow(warning=warning, person=person, issuer=issuer)
+
+
 def correction_row(session: Session, correction_id: int) -> CorrectionRow | None:
     """One correction report with its warning, author and reviewer, or None."""
     correction = session.get(Rectification, correction_id)

@@ -23,13 +23,13 @@ from riskprompt.models.listings import (
     page_corrections,
     page_prompts,
     page_warnings,
+    warning_row,
 )
 from riskprompt.models.people import Person
 from riskprompt.models.prompts import PromptStatus
 from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
-    Warning,
     WarningColour,
     WarningStatus,
     issue_warning,
@@ -214,17 +214,14 @@ async def withdraw(
 
     def withdrawal(session: Session) -> WarningPublic:
         officer = authenticate(session, request, token, context)
-        warning = session.get(Warning, warning_id)
-        if warning is None:
+        row = warning_row(session, warning_id)
+        if row is None:
             raise NotFound(N_("no warning %(id)s"), id=warning_id)
         withdraw_warning(
-            session, warning=warning, actor=officer, clock=context.clock, reason=body.reason
+            session, warning=row.warning, actor=officer, clock=context.clock, reason=body.reason
         )
         session.flush()
-        person = session.get(Person, warning.person_id)
-        issuer = session.get(Person, warning.issued_by_id)
-        assert person is not None and issuer is not None
-        return WarningPublic.of(WarningRow(warning=warning, person=person, issuer=issuer))
+        return WarningPublic.of(row)
 
     return await context.run(withdrawal)
 
