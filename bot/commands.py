@@ -139,7 +139,10 @@ def handle_reply(
             assert command.code is not None
             target = command.code
         done = acknowledge(session, actor=person, target=target, via=via, clock=clock)
-        title = done.prompt.title if done.prompt is not None else str(done.code)
+        # a prompt by its code and title (every special prompt has the same title)
+        title = done.title_in(person.locale)
+        if done.prompt is not None:
+            title = f"{done.code} {title}"
         return t.gettext(_ACKNOWLEDGED if done.newly else _ALREADY) % {"title": title}
     except DomainError as exc:
         return exc.translate(t.gettext)

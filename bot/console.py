@@ -36,7 +36,7 @@ from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
 from riskprompt.bot.app import BotApplication, build_application, process_update_json
-from riskprompt.config.i18n import N_
+from riskprompt.config.i18n import N_, translate_params, translator
 from riskprompt.config.settings import Settings
 from riskprompt.models import codes
 from riskprompt.models.clock import Clock
@@ -74,7 +74,7 @@ class ConsoleError(ValueError):
     def translated(self, gettext: Callable[[str], str]) -> str:
         """The message through ``gettext``."""
         text = gettext(self.msgid)
-        return text % self.params if self.params else text
+        return text % translate_params(self.params, gettext) if self.params else text
 
 
 class _ApiError(Exception):
@@ -528,22 +528,27 @@ class ConsoleChat:
                 found.extend((message_id, label, data) for label, data in row)
         return found
 
-    def _button(self, which: int | str) -> tuple[int, str]:
+    def button(self, which: int | str) -> tuple[int, str, str]:
+        """(message id, label, data) of the button :meth:`tap` would tap.
+
+        Raises:
+            ConsoleError: no such button.
+        """
         everything = self.buttons()
         if isinstance(which, int):
             if not everything:
                 raise ConsoleError(N_("no button to tap"))
             newest = everything[0][0]
-            last = [(m, d) for m, _label, d in everything if m == newest]
+            last = [b for b in everything if b[0] == newest]
             if not 1 <= which <= len(last):
                 raise ConsoleError(N_("the last message has %(n)s button(s)"), n=len(last))
             return last[which - 1]
-        for message_id, _label, data in everything:
-            if data == which:
-                return message_id, data
-        for message_id, _label, data in everything:
-            if data.startswith(which):
-                return message_id, data
+        for found in everything:
+            if found[2] == which:
+                return found
+        for found in everything:
+            if found[2].startswith(which):
+                return found
         raise ConsoleError(N_("no button %(which)r"), which=which)
 
     async def tap(self, which: int | str) -> str:
@@ -554,7 +559,7 @@ class ConsoleChat:
         Raises:
             ConsoleError: no such button.
         """
-        message_id, data = self._button(which)
+        message_id, _label, data = self.button(which)
         return await self._act(self._emulator.tap_update(self.chat_id, self.name, message_id, data))
 
     def release(self) -> None:
@@ -572,8 +577,17 @@ class ConsoleChat:
 
 # -- the demo's conversation ----------------------------------------------------------------
 
-DEMO_DESCRIPTION = "已组织集体研究，补齐会议记录，采购审批改为双人复核。"
-DEMO_WARNING_REASON = "采购审批未经集体研究，请于7日内整改并反馈。"
+#: What the demo's people write (msgids: the demo reads in the configured language).
+DEMO_DESCRIPTION = N_(
+    "Held a collective review, completed the meeting minutes; procurement approvals "
+    "now need two reviewers."
+)
+DEMO_WARNING_REASON = N_(
+    "A procurement was approved without a collective review: correct it within 7 days "
+    "and report back."
+)
+#: What the transcript shows when someone opens the chat and reads what came.
+OPENS_THE_CHAT = N_("(opens the chat)")
 #: A one-page PDF, enough to pass the evidence checks.
 SAMPLE_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -600,7 +614,13 @@ def write_sample_evidence(path: Path) -> Path:
 
 
 def _ensure_open_warning(
-    engine: Engine, clock: Clock, *, staff_id: str, officer_id: str, reason: str
+    engine: Engine,
+    clock: Clock,
+    settings: Settings,
+    *,
+    staff_id: str,
+    officer_id: str,
+    reason: str,
 ) -> int:
     """The staff member's first warning from the officer open to a correction (issued if none).
 
@@ -621,6 +641,7 @@ def _ensure_open_warning(
             reason=reason,
             deadline=clock.now() + timedelta(days=7),
             clock=clock,
+            settings=settings,
         )
         return warning.id or 0
 
@@ -634,8 +655,8 @@ async def scripted_conversation(
     officer_id: str,
     evidence: Path,
     echo: Callable[[Exchange], None] | None = None,
-    description: str = DEMO_DESCRIPTION,
-    warning_reason: str = DEMO_WARNING_REASON,
+    description: str | None = None,
+    warning_reason: str | None = None,
 ) -> list[Exchange]:
     """Play the demo's conversation in the console and return it.
 
@@ -651,14 +672,21 @@ async def scripted_conversation(
         officer_id: who reviews (an officer).
         evidence: a file to attach (see :func:`write_sample_evidence`).
         echo: called with each exchange as it happens (e.g. to print it).
-        description: what the staff member says was done.
-        warning_reason: the reason of the warning issued when none is open.
+        description: what the staff member says was done (default: the demo's,
+            in the configured language).
+        warning_reason: the reason of the warning issued when none is open (default:
+            the demo's).
+
+    Each tap is shown by the label of the button tapped, as its reader saw it.
 
     Raises:
         NotFound: an unknown staff id.
         ConsoleError: the conversation did not go as scripted (a button missing).
     """
     transcript: list[Exchange] = []
+    gettext = translator(settings.LOCALE).gettext
+    description = description or gettext(DEMO_DESCRIPTION)
+    warning_reason = warning_reason or gettext(DEMO_WARNING_REASON)
 
     def note(who: ConsoleChat, action: str, replies: str) -> None:
         exchange = Exchange(who.name, action, replies)
@@ -666,27 +694,34 @@ async def scripted_conversation(
         if echo is not None:
             echo(exchange)
 
+    async def tap(who: ConsoleChat, which: int | str) -> None:
+        _message_id, label, _data = who.button(which)
+        note(who, f"[{label}]", await who.tap(which))
+
+    def opens(who: ConsoleChat) -> None:
+        note(who, gettext(OPENS_THE_CHAT), who.read())
+
     async with ConsoleBot(settings=settings, engine=engine, clock=clock) as console:
         staff = await console.chat_as(staff_id)
         officer = await console.chat_as(officer_id)
         note(staff, "/start", staff.greeting)
         note(staff, "/prompts", await staff.send("/prompts"))
         if any(data.startswith(codes.ACK_PROMPT) for _m, _l, data in staff.buttons()):
-            note(staff, "[已阅 / Acknowledge]", await staff.tap(codes.ACK_PROMPT))
+            await tap(staff, codes.ACK_PROMPT)
         warning_id = _ensure_open_warning(
-            engine, clock, staff_id=staff_id, officer_id=officer_id, reason=warning_reason
+            engine, clock, settings, staff_id=staff_id, officer_id=officer_id, reason=warning_reason
         )
         note(staff, "/warnings", await staff.send("/warnings"))
         report = codes.callback(codes.REPORT_CORRECTION, warning_id)
-        note(staff, "[整改反馈 / Report a correction]", await staff.tap(report))
+        await tap(staff, report)
         note(staff, description, await staff.send(description))
         note(staff, f"📎 {evidence.name}", await staff.upload(evidence))
-        note(staff, "[Done]", await staff.tap(codes.REPORT_DONE))
-        note(staff, "[Submit]", await staff.tap(codes.REPORT_SUBMIT))
+        await tap(staff, codes.REPORT_DONE)
+        await tap(staff, codes.REPORT_SUBMIT)
         await console.dispatch()  # the outbox tells the reviewing officer
-        note(officer, "(opens the chat)", officer.read())
+        opens(officer)
         note(officer, "/review", await officer.send("/review"))
-        note(officer, "[Accept]", await officer.tap(codes.REVIEW_ACCEPT))
+        await tap(officer, codes.REVIEW_ACCEPT)
         await console.dispatch()  # and the person, that it was accepted
-        note(staff, "(opens the chat)", staff.read())
+        opens(staff)
     return transcript

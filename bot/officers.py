@@ -19,7 +19,7 @@ from riskprompt.bot.people import (
     warning_code,
 )
 from riskprompt.bot.turn import Reader, Turn, clip, step, with_line_html
-from riskprompt.config.i18n import N_, format_day, format_ratio
+from riskprompt.config.i18n import N_, format_day, format_list, format_ratio, translator
 from riskprompt.models import codes
 from riskprompt.models.catalog import RiskLevel
 from riskprompt.models.errors import InvalidInput
@@ -31,10 +31,12 @@ from riskprompt.models.listings import (
     get_warning,
     next_correction,
     scope_status,
+    unacknowledged_people,
 )
 from riskprompt.models.people import Person, require_officer
-from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.models.refs import correction_number
 from riskprompt.models.targets import Target, TargetKind, parse_target, reach_of
+from riskprompt.models.targets import describe_target as target_in_words
 from riskprompt.models.warnings import Rectification, RectificationStatus, review_rectification
 from riskprompt.notifications.planning import issue_and_expand
 
@@ -58,21 +60,7 @@ def _today(turn: Turn) -> date:
 
 def describe_target(reader: Reader, session: Session, text: str) -> str:
     """A target in words: "everyone", "unit 财政局 and its sub-units", "张三 (CW001)"..."""
-    target = parse_target(text)
-    if target.kind is TargetKind.ALL:
-        return reader._("everyone")
-    if target.kind is TargetKind.LEVEL:
-        level = reader._(RiskLevel(target.value).label)
-        return reader._("holders of posts with %(level)s risks", level=level)
-    if target.kind is TargetKind.PERSON:
-        person = get_person(session, staff_id=target.value)
-        return f"{person.name} ({person.staff_id})"
-    if target.kind is TargetKind.UNIT:
-        unit = resolve_unit(session, ref=target.value)
-        if target.sub_units:
-            return reader._("unit %(unit)s and its sub-units", unit=unit.name)
-        return reader._("unit %(unit)s", unit=unit.name)
-    return reader._("post %(post)s", post=target.value)
+    return target_in_words(session, text, translator(reader.locale).gettext)
 
 
 @step
@@ -254,8 +242,19 @@ def _show_next(turn: Turn, officer: Person, after_id: int = 0) -> None:
 
 @step
 async def begin_review(turn: Turn) -> None:
-    """Show the first correction waiting for the officer's review."""
-    _show_next(turn, acting_officer(turn))
+    """Show the correction named (``/review R3``), or the first waiting for review."""
+    officer = acting_officer(turn)
+    if not turn.args:
+        _show_next(turn, officer)
+        return
+    rectification = correction_for_review(
+        turn.session, officer=officer, correction_id=correction_number(" ".join(turn.args))
+    )
+    if rectification.status is not RectificationStatus.SUBMITTED:
+        turn.say(turn._("R%(id)s has already been reviewed.", id=rectification.id))
+        return
+    _, waiting = next_correction(turn.session, officer=officer)
+    turn.say(*review_text(turn, rectification, waiting))
 
 
 @step
@@ -289,7 +288,12 @@ async def accept_correction(turn: Turn) -> None:
         turn.session, rectification_id=int(turn.data.removeprefix(codes.REVIEW_ACCEPT))
     )
     review_rectification(
-        turn.session, rectification=rectification, actor=officer, accept=True, clock=turn.deps.clock
+        turn.session,
+        rectification=rectification,
+        actor=officer,
+        accept=True,
+        clock=turn.deps.clock,
+        settings=turn.deps.settings,
     )
     if flows.at(turn.state, flows.REVIEW) and turn.state.data.get("rectification_id") == (
         rectification.id
@@ -350,14 +354,17 @@ async def reject_with_reason(turn: Turn) -> None:
         accept=False,
         note=reason,
         clock=turn.deps.clock,
+        settings=turn.deps.settings,
     )
     flows.clear(turn.state, now=turn.now)
     person = get_person_by_id(turn.session, person_id=rectification.person_id)
     turn.say(
         turn._(
-            "✗ R%(id)s rejected: %(code)s is open again and %(name)s is told.",
+            "✗ R%(id)s rejected: %(code)s is returned for a new correction by %(when)s; "
+            "%(name)s is told.",
             id=rectification.id,
             code=warning_code(warning),
+            when=turn.when(warning.deadline),
             name=person.name,
         )
     )
@@ -405,6 +412,50 @@ async def show_status(turn: Turn) -> None:
                     "Corrections waiting for review: %(n)s",
                     n=reader.number(status.corrections_waiting),
                 ),
+                *unacknowledged_lines(turn, officer),
             ]
         )
     )
+
+
+#: People /status names, the longest waiting first (the rest are counted).
+UNACKNOWLEDGED_SHOWN = 20
+
+
+def unacknowledged_lines(turn: Turn, officer: Person) -> list[str]:
+    """The people of the officer's scope who have not acknowledged this month's prompts:
+    each once, with their unit, posts, the reminders sent and the last channel."""
+    page = unacknowledged_people(
+        turn.session,
+        officer=officer,
+        now=turn.now,
+        zone=turn.deps.settings.zone,
+        limit=UNACKNOWLEDGED_SHOWN,
+    )
+    if not page.total:
+        return []
+    reader = turn.reader
+    lines = ["", turn._("Not acknowledged yet:")]
+    for row in page.rows:
+        reminders = reader.ngettext("%(n)s reminder sent", "%(n)s reminders sent", row.reminders)
+        last = (
+            turn._("last sent by %(channel)s", channel=row.last_channel.label)
+            if row.last_channel is not None
+            else turn._("not sent yet")
+        )
+        lines.append(
+            turn._(
+                "• %(name)s (%(staff_id)s), %(unit)s, %(posts)s: %(reminders)s, %(last)s",
+                name=row.person.name,
+                staff_id=row.person.staff_id,
+                unit=row.unit,
+                posts=format_list(row.posts, reader.locale) or turn._("special prompt"),
+                reminders=reminders,
+                last=last,
+            )
+        )
+    if page.total > len(page.rows):
+        lines.append(
+            reader.ngettext("...and %(n)s more", "...and %(n)s more", page.total - len(page.rows))
+        )
+    return lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 from riskprompt.bot import state as flows
 from riskprompt.bot.commands import Intent, handle_reply, parse_reply
 from riskprompt.bot.turn import Buttons, Reader, Turn, buttons_without, clip, step, with_line_html
-from riskprompt.config.i18n import N_, SUPPORTED_LOCALES
+from riskprompt.config.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES
 from riskprompt.models import codes
 from riskprompt.models.acknowledging import acknowledge as acknowledge_target
 from riskprompt.models.codes import ACK_PROMPT, LANGUAGE, PAGE, warning_actions
@@ -27,7 +27,6 @@ PROMPTS_PER_PAGE = 5
 WARNINGS_SHOWN = 8
 
 COLOUR_MARKS = {WarningColour.YELLOW: "🟡", WarningColour.ORANGE: "🟠", WarningColour.RED: "🔴"}
-LANGUAGE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 
 HELP_STAFF = N_(
     "What I can do:\n"
@@ -118,7 +117,8 @@ def _prompts_page(turn: Turn, page: Page[PromptRow]) -> tuple[str, Buttons]:
     for row in page.rows:
         prompt = row.prompt
         code = codes.prompt_code(prompt.id)
-        lines.append(f"\n{code} · {prompt.title} · {turn.when(prompt.created_at)}")
+        title = prompt.title_in(turn.reader.locale)
+        lines.append(f"\n{code} · {title} · {turn.when(prompt.created_at)}")
         if prompt.body.strip():
             lines.append(clip(prompt.body.strip(), 300))
         buttons.append([(turn._("Acknowledge %(code)s", code=code), f"{ACK_PROMPT}{prompt.id}")])

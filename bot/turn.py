@@ -45,7 +45,14 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from riskprompt.bot.state import load_state
-from riskprompt.config.i18n import N_, format_number, format_when, normalise_locale, translator
+from riskprompt.config.i18n import (
+    N_,
+    format_number,
+    format_when,
+    normalise_locale,
+    translate_params,
+    translator,
+)
 from riskprompt.config.settings import Settings
 from riskprompt.models.clock import Clock
 from riskprompt.models.conversations import ChatState, person_for_chat
@@ -97,8 +104,9 @@ class Reader:
 
     def _(self, message: str, **params: object) -> str:
         """``message`` (a msgid) in the reader's language, with ``%(name)s`` filled in."""
-        text = translator(self.locale).gettext(message)
-        return text % params if params else text
+        gettext = translator(self.locale).gettext
+        text = gettext(message)
+        return text % translate_params(params, gettext) if params else text
 
     def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
         """A plural form in the reader's language; ``n`` is also a parameter."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import io
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,8 @@ from zoneinfo import ZoneInfo
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_skeleton
+from babel.lists import format_list as _format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -32,6 +35,8 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 DEFAULT_LOCALE = "zh_CN"
 SUPPORTED_LOCALES: tuple[str, ...] = ("zh_CN", "en")
+#: Each language named in itself, as a language picker (or a list of people) shows it.
+LANGUAGE_NAMES: dict[str, str] = {"zh_CN": "简体中文", "en": "English"}
 
 _ALIASES = {
     "zh": "zh_CN",
@@ -53,9 +58,27 @@ _ALIASES = {
 }
 
 
-def N_(message: str) -> str:
+class Msgid(str):
+    """A message marked with :func:`N_`: a msgid, translated where it is shown.
+
+    A plain ``str`` in every other respect.  Given as a parameter of a message
+    (a state, an action, a field name in a :class:`~riskprompt.models.errors.DomainError`),
+    it is translated with the message, so that no label reaches a reader raw.
+    """
+
+    __slots__ = ()
+
+
+def N_(message: str) -> Msgid:
     """Mark a string for extraction without translating it (translated where shown)."""
-    return message
+    return Msgid(message)
+
+
+def translate_params(
+    params: Mapping[str, object], gettext: Callable[[str], str]
+) -> dict[str, object]:
+    """``params`` with every :class:`Msgid` among them translated through ``gettext``."""
+    return {k: gettext(v) if isinstance(v, Msgid) else v for k, v in params.items()}
 
 
 def normalise_locale(value: str | None) -> str | None:
@@ -107,6 +130,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translator(_current_locale.get()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """Translate ``message`` in ``context`` (``msgctxt``) into the current context's locale.
+
+    For an English word with two meanings: ``pgettext("count", "Created")`` is
+    新增 (how many were created) where ``_("Created")`` is 创建时间 (when).
+    """
+    return translator(_current_locale.get()).pgettext(context, message)
+
+
 def babel_locale(locale: str | None = None) -> Locale:
     """The Babel ``Locale`` for formatting (the current context's by default)."""
     return _parsed_locale(normalise_locale(locale) or current_locale())
@@ -142,3 +174,14 @@ def format_when(
 def format_day(value: date, locale: str | None = None) -> str:
     """A date for the reader, e.g. ``2025年3月1日``."""
     return _format_date(value, "long", locale=babel_locale(locale))
+
+
+def format_month(period: str, locale: str | None = None) -> str:
+    """A period ``YYYY-MM`` as the reader says it: ``2026年12月``, ``December 2026``."""
+    year, month = (int(part) for part in period.split("-"))
+    return format_skeleton("yMMMM", date(year, month, 1), locale=babel_locale(locale))
+
+
+def format_list(items: Iterable[str], locale: str | None = None) -> str:
+    """Items joined as the reader writes a list: ``邮件、短信和短信（上级）``, ``a, b and c``."""
+    return _format_list(list(items), locale=babel_locale(locale))

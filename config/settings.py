@@ -127,6 +127,16 @@ class Settings(BaseSettings):
     ASSESSMENT_WEIGHTS: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_ASSESSMENT_WEIGHTS)
     )
+    # The officers' web console (models/accounts.py): a session ends after so many
+    # minutes without a request, or so many hours after sign-in; so many failed
+    # sign-ins of one staff ID (or from one address) within the window lock it.
+    CONSOLE_IDLE_MINUTES: int = Field(default=30, ge=1, le=24 * 60)
+    CONSOLE_SESSION_HOURS: int = Field(default=12, ge=1, le=24 * 30)
+    CONSOLE_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)
+    CONSOLE_MAX_FAILURES_PER_ADDRESS: int = Field(default=20, ge=1, le=10_000)
+    CONSOLE_FAILURE_WINDOW_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    CONSOLE_LOCK_MINUTES: int = Field(default=15, ge=1, le=24 * 60)
+    CONSOLE_PASSWORD_MIN_LENGTH: int = Field(default=12, ge=8, le=128)
 
     @field_validator("DATABASE_URL")
     @classmethod

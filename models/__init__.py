@@ -1,5 +1,6 @@
 """The domain: tables and the rules that change them."""
 
+from riskprompt.models.accounts import ConsoleAccount, ConsoleSession, SignInAttempt, SignInLock
 from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
 from riskprompt.models.conversations import ApiToken, BindingCode, ChatState
@@ -33,6 +34,8 @@ __all__ = [
     "Broadcast",
     "Channel",
     "ChatState",
+    "ConsoleAccount",
+    "ConsoleSession",
     "CycleRun",
     "Delivery",
     "DeliveryStatus",
@@ -52,6 +55,8 @@ __all__ = [
     "RiskLevel",
     "RiskPoint",
     "Role",
+    "SignInAttempt",
+    "SignInLock",
     "Supervision",
     "Unit",
     "Warning",

@@ -50,10 +50,10 @@ class Acknowledged:
     prompt: Prompt | None = None
     warning: Warning | None = None
 
-    @property
-    def title(self) -> str:
-        """The prompt's title; a warning's code (surfaces name warnings in their own words)."""
-        return self.prompt.title if self.prompt is not None else str(self.code)
+    def title_in(self, locale: str) -> str:
+        """The prompt's title in ``locale``; a warning's code (surfaces name warnings in
+        their own words)."""
+        return self.prompt.title_in(locale) if self.prompt is not None else str(self.code)
 
 
 def _code_of(target: Target) -> Code:

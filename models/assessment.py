@@ -26,15 +26,23 @@ the month and of the next one in the configured time zone, ``settings.TIMEZONE``
 Score (0–100) per row, with weights ``w`` (the settings' ``ASSESSMENT_WEIGHTS``,
 or a ``--weights`` TOML file over them)::
 
-    raw   = Σ w[k] · m[k]        over k in acknowledged, on_time, open_warnings, escalations
-    score = 100 · clamp(raw / Σ positive w, 0, 1)
+    raw   = Σ w[k] · m[k]        over the measures k that apply to the row
+    score = 100 · clamp(raw / Σ w[k] > 0 of those measures, 0, 1)
 
-where ``m[acknowledged]`` is the acknowledged ratio (1 when nothing required an
-acknowledgement), ``m[on_time]`` is on time / (on time + late) (1 when no
-correction was accepted), and ``m[open_warnings]`` and ``m[escalations]`` are the
-counts per person of the row (capped at 1).  Positive weights reward, negative
-weights penalise; a row with every prompt acknowledged, every correction on time
-and nothing open or escalated scores 100.
+The measures are ``acknowledged`` (the acknowledged ratio; it applies when a prompt
+required an acknowledgement), ``on_time`` (on time / (on time + late); it applies
+when a correction was accepted), and ``open_warnings`` and ``escalations`` (the
+counts per person of the row, capped at 1; they always apply).  Positive weights
+reward, negative weights penalise; a row with every prompt acknowledged, every
+correction on time and nothing open or escalated scores 100.
+
+A measure with nothing to measure is left out, weight and all: it neither gives
+nor takes points.  A row where no rewarding measure applies (a unit, a person or a
+whole period without a prompt to acknowledge or a correction accepted) has **no
+score** (None, shown as —), not 100, and is not ranked.
+
+Rank: rows with a score, by score, highest first; equal scores share a rank
+(1, 2, 2, 4).
 """
 
 from __future__ import annotations
@@ -111,7 +119,8 @@ class AssessmentRow:
     late: int = 0
     open: int = 0
     escalations: int = 0
-    score: float = 0.0
+    score: float | None = None
+    rank: int | None = None
 
     @property
     def ack_rate(self) -> float | None:
@@ -127,6 +136,18 @@ class AssessmentRow:
     def warnings_issued(self) -> int:
         """Warnings issued in the period, every colour."""
         return sum(self.warnings.values())
+
+    @property
+    def received_anything(self) -> bool:
+        """Whether the row had a prompt or a warning in play during the period."""
+        return bool(
+            self.prompts
+            or self.warnings_issued
+            or self.on_time
+            or self.late
+            or self.open
+            or self.escalations
+        )
 
     def add(self, other: AssessmentRow) -> None:
         """Add ``other``'s counts to this row (the score is not added)."""
@@ -146,7 +167,10 @@ class AssessmentRow:
 
 @dataclass(slots=True)
 class Assessment:
-    """The assessment of a period: one row per unit (or person) and the totals."""
+    """The assessment of a period: one row per unit (or person) and the totals.
+
+    ``scope`` is the name of the unit asked for (with its sub-units); None for all.
+    """
 
     period: str
     by: By
@@ -155,6 +179,14 @@ class Assessment:
     weights: dict[str, float]
     rows: list[AssessmentRow]
     totals: AssessmentRow
+    scope: str | None = None
+
+    @property
+    def ranked(self) -> list[AssessmentRow]:
+        """The rows with a score, by rank (best first; ties in report order)."""
+        return sorted(
+            (row for row in self.rows if row.rank is not None), key=lambda row: row.rank or 0
+        )
 
 
 def period_span(period: str, settings: Settings) -> tuple[datetime, datetime]:
@@ -170,19 +202,41 @@ def period_span(period: str, settings: Settings) -> tuple[datetime, datetime]:
     return datetime.combine(first, time(), zone), datetime.combine(following, time(), zone)
 
 
-def score(row: AssessmentRow, weights: Mapping[str, float]) -> float:
-    """The row's score, 0–100, by the formula in the module docstring."""
+def measures(row: AssessmentRow) -> dict[str, float]:
+    """The row's measures that apply (see the module docstring), each in 0–1."""
     people = max(row.people, 1)
     corrections = row.on_time + row.late
-    measures = {
-        "acknowledged": row.ack_rate if row.ack_rate is not None else 1.0,
-        "on_time": row.on_time / corrections if corrections else 1.0,
-        "open_warnings": min(row.open / people, 1.0),
-        "escalations": min(row.escalations / people, 1.0),
-    }
-    positive = sum(w for w in weights.values() if w > 0)
-    raw = sum(weights.get(key, 0.0) * value for key, value in measures.items())
+    result: dict[str, float] = {}
+    if row.ack_rate is not None:
+        result["acknowledged"] = row.ack_rate
+    if corrections:
+        result["on_time"] = row.on_time / corrections
+    result["open_warnings"] = min(row.open / people, 1.0)
+    result["escalations"] = min(row.escalations / people, 1.0)
+    return result
+
+
+def score(row: AssessmentRow, weights: Mapping[str, float]) -> float | None:
+    """The row's score, 0–100, by the formula in the module docstring.
+
+    None when no rewarding measure applies: nothing was there to assess.
+    """
+    applying = measures(row)
+    positive = sum(w for key, w in weights.items() if w > 0 and key in applying)
+    if positive <= 0:
+        return None
+    raw = sum(weights.get(key, 0.0) * value for key, value in applying.items())
     return round(100 * min(max(raw / positive, 0.0), 1.0), 1)
+
+
+def rank_rows(rows: list[AssessmentRow]) -> None:
+    """Set each row's ``rank`` by score, highest first (ties share); None without a score."""
+    scored = sorted((row.score for row in rows if row.score is not None), reverse=True)
+    first_place: dict[float, int] = {}
+    for place, value in enumerate(scored, start=1):
+        first_place.setdefault(value, place)
+    for row in rows:
+        row.rank = first_place[row.score] if row.score is not None else None
 
 
 def _units_in_scope(session: Session, unit_id: int | None) -> list[Unit]:
@@ -360,6 +414,14 @@ def assess(
         row.score = score(row, chosen)
         totals.add(row)
     totals.score = score(totals, chosen)
+    rank_rows(rows)
     return Assessment(
-        period=period, by=by, start=start, end=end, weights=chosen, rows=rows, totals=totals
+        period=period,
+        by=by,
+        start=start,
+        end=end,
+        weights=chosen,
+        rows=rows,
+        totals=totals,
+        scope=unit_names[unit_id] if unit_id is not None else None,
     )

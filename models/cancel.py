@@ -166,7 +166,7 @@ def cancel_prompts(
         if scope is not None and not units <= scope:
             raise PermissionDenied(
                 N_("%(target)s is outside your supervision scope"),
-                target=f"{found.name} (unit:{found.id}+)",
+                target=found.name,
             )
         conditions.append(col(Person.unit_id).in_(units))
         selection["unit"] = found.id

@@ -1,12 +1,17 @@
 """Domain errors, named after what went wrong.
 
 The message is a gettext msgid (marked with ``N_``) plus parameters, translated
-at the edge (CLI, chat, API) into the reader's language.
+at the edge (CLI, chat, API) into the reader's language.  A parameter marked with
+``N_`` too (a state, an action, a field: ``STATUS_LABELS[...]``) is a label and is
+translated with the message; any other parameter (a name, a number, what the person
+wrote) is shown as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from riskprompt.config.i18n import translate_params
 
 
 class DomainError(Exception):
@@ -18,9 +23,9 @@ class DomainError(Exception):
         self.params = params
 
     def translate(self, gettext: Callable[[str], str]) -> str:
-        """The message in the reader's language."""
+        """The message in the reader's language, its labels too."""
         text = gettext(self.msgid)
-        return text % self.params if self.params else text
+        return text % translate_params(self.params, gettext) if self.params else text
 
 
 class PermissionDenied(DomainError):

@@ -202,3 +202,114 @@ def human_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+#: What each accepted type is called where files are listed.
+KIND_LABELS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "application/pdf": "PDF",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word (.docx)",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel (.xlsx)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """A stored evidence file as an officer looks at it.
+
+    Attributes:
+        name: the sender's file name (metadata only, see :func:`clean_name`).
+        mime: its type; ``kind`` says it for people (PDF, JPEG...).
+        size: its size in bytes.
+        path: where it is stored, or None when the record points outside the
+            evidence folder (never followed).
+        present: whether the file is there to be read.
+    """
+
+    name: str
+    mime: str
+    size: int
+    path: Path | None
+    present: bool
+
+    @property
+    def kind(self) -> str:
+        """The type as people call it: ``PDF``, ``JPEG``, ``Word (.docx)``..."""
+        return KIND_LABELS.get(self.mime, self.mime or "?")
+
+
+def stored_path(data_dir: Path, item: dict[str, Any]) -> Path | None:
+    """Where an evidence item is stored, or None when its path leaves the evidence folder."""
+    root = (data_dir / EVIDENCE_FOLDER).resolve()
+    path = (data_dir / str(item.get("path", ""))).resolve()
+    return path if path.is_relative_to(root) and path != root else None
+
+
+def evidence_files(data_dir: Path, items: list[dict[str, Any]]) -> list[EvidenceFile]:
+    """The evidence items of a correction report as files (see :class:`EvidenceFile`)."""
+    files = []
+    for item in items:
+        path = stored_path(data_dir, item)
+        files.append(
+            EvidenceFile(
+                name=clean_name(str(item.get("name") or "")),
+                mime=str(item.get("mime") or ""),
+                size=int(item.get("size") or 0),
+                path=path,
+                present=path is not None and path.is_file(),
+            )
+        )
+    return files
+
+
+def safe_file_name(name: str, mime: str = "") -> str:
+    """A name to save a file under in a folder: the sender's name without folders, control
+    characters or a leading dot (so never ``..`` nor a hidden file), else ``file.<ext>``."""
+    kept = clean_name(name, fallback="").replace(":", "_").lstrip(". ").rstrip(". ")
+    if kept:
+        return kept
+    kind = _BY_MIME.get(mime.lower())
+    return "file" + (kind.extension if kind is not None else "")
+
+
+def _numbered(name: str, number: int) -> str:
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name} ({number})"
+    return f"{stem} ({number}).{suffix}"
+
+
+def copy_out(files: list[EvidenceFile], folder: Path) -> list[tuple[EvidenceFile, Path | None]]:
+    """Copy the stored files into ``folder`` under their original names.
+
+    Names are made safe (:func:`safe_file_name`); nothing already there is
+    overwritten: a name taken gets `` (2)``, `` (3)``... before its suffix.  The
+    folder is made if missing.
+
+    Returns:
+        Each file with where it was copied, or None when it is not stored (missing).
+
+    Raises:
+        OSError: the folder cannot be made or written.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    copied: list[tuple[EvidenceFile, Path | None]] = []
+    for file in files:
+        if not file.present or file.path is None:
+            copied.append((file, None))
+            continue
+        content = file.path.read_bytes()
+        base = safe_file_name(file.name, file.mime)
+        for number in range(1, 10_000):
+            target = folder / (base if number == 1 else _numbered(base, number))
+            try:
+                with target.open("xb") as handle:  # never overwrites, even in a race
+                    handle.write(content)
+            except FileExistsError:
+                continue
+            copied.append((file, target))
+            break
+        else:  # pragma: no cover - ten thousand files of one name
+            raise FileExistsError(str(folder / base))
+    return copied

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -31,9 +32,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from riskprompt.config.i18n import N_
+from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import Post, Unit
 from riskprompt.models.conversations import ApiToken
-from riskprompt.models.errors import InvalidInput, NotFound
+from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
+from riskprompt.models.evidence import EvidenceFile, evidence_files
 from riskprompt.models.people import Channel, Person, normalise_mobile
 from riskprompt.models.periods import parse_period
 from riskprompt.models.prompts import (
@@ -48,6 +51,7 @@ from riskprompt.models.prompts import (
 from riskprompt.models.scope import require_in_scope, scope_conditions, supervised_units
 from riskprompt.models.warnings import (
     OPEN_STATES,
+    TRANSITIONS,
     Rectification,
     RectificationStatus,
     Warning,
@@ -413,7 +417,7 @@ def page_warnings(
         colour: keep one colour.
         staff_id: keep this addressee (by staff id).
         person_id: keep this addressee (by id).
-        open_only: keep the open ones (issued, acknowledged, submitted).
+        open_only: keep the open ones (issued, acknowledged, returned, submitted).
         by_deadline: nearest deadline first instead of newest first.
         limit: rows per page.
         offset: rows to skip.
@@ -450,7 +454,7 @@ def correctable_warning(session: Session, *, person_id: int, issuer_id: int) -> 
         .where(
             Warning.person_id == person_id,
             Warning.issued_by_id == issuer_id,
-            col(Warning.status).in_([WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED]),
+            col(Warning.status).in_(sorted(TRANSITIONS["submit"])),
         )
         .order_by(col(Warning.id))
     ).first()
@@ -521,6 +525,120 @@ def correction_row(session: Session, correction_id: int) -> CorrectionRow | None
     reviewer = session.get(Person, correction.reviewed_by_id) if correction.reviewed_by_id else None
     assert warning is not None and person is not None  # foreign keys
     return CorrectionRow(correction, warning, person, reviewer)
+
+
+#: The steps of a warning's history, by the action of their audit record, and what each
+#: is called (a reminder the follow-up skipped is not a step).
+HISTORY_LABELS: dict[str, str] = {
+    "warning.issued": N_("warning issued"),
+    "warning.acknowledged": N_("warning acknowledged"),
+    "warning.reminded": N_("reminder sent"),
+    "warning.submitted": N_("correction reported"),
+    "warning.accepted": N_("correction accepted"),
+    "warning.rejected": N_("correction rejected"),
+    "warning.escalated": N_("warning escalated"),
+    "warning.flagged": N_("flagged for follow-up"),
+    "warning.withdrawn": N_("warning withdrawn"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One step of a warning's history: when, what (``label``, a msgid), who, and its data.
+
+    ``actor`` None: the service did it (a reminder, an escalation).
+    """
+
+    at: datetime
+    action: str
+    label: str
+    actor: Person | None
+    data: dict[str, Any]
+
+    @property
+    def correction_id(self) -> int | None:
+        """The correction report the step is about, if any."""
+        value = self.data.get("rectification")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def note(self) -> str:
+        """The reason given (a rejection's, a withdrawal's), or empty."""
+        return str(self.data.get("note") or self.data.get("reason") or "")
+
+
+def warning_history(session: Session, *, warning_id: int) -> list[HistoryEntry]:
+    """What happened to a warning, oldest first, from its audit records."""
+    events = session.exec(
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.action).in_(list(HISTORY_LABELS)),
+            AuditEvent.subject_type == "warning",
+            AuditEvent.subject_id == warning_id,
+        )
+        .order_by(col(AuditEvent.id))
+    ).all()
+    actor_ids = {e.actor_id for e in events if e.actor_id is not None}
+    actors = {
+        p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(actor_ids))).all()
+    }
+    return [
+        HistoryEntry(
+            at=e.at,
+            action=e.action,
+            label=HISTORY_LABELS[e.action],
+            actor=actors.get(e.actor_id) if e.actor_id is not None else None,
+            data=dict(e.data or {}),
+        )
+        for e in events
+    ]
+
+
+@dataclass(frozen=True)
+class CorrectionDetail:
+    """A correction report as an officer looks at it before deciding.
+
+    ``row``: the report, its warning, its author and its reviewer; ``issuer``: who
+    issued the warning; ``history``: the warning's steps (every report on it, each
+    review with its reason); ``evidence``: the files it carries.
+    """
+
+    row: CorrectionRow
+    issuer: Person
+    history: list[HistoryEntry]
+    evidence: list[EvidenceFile]
+
+
+def correction_detail(
+    session: Session, *, correction_id: int, data_dir: Path, viewer: Person | None = None
+) -> CorrectionDetail:
+    """One correction report with its warning, the warning's history and the evidence files.
+
+    Args:
+        session: an open session.
+        correction_id: the report.
+        data_dir: the data folder the evidence is stored under (``DATA_DIR``).
+        viewer: who looks: an officer sees the reports of their supervision scope,
+            anyone else their own (None: no narrowing).
+
+    Raises:
+        NotFound: there is no such report.
+        PermissionDenied: the viewer may not see it.
+    """
+    row = correction_row(session, correction_id)
+    if row is None:
+        raise NotFound(N_("There is no correction R%(id)s."), id=correction_id)
+    if viewer is not None and viewer.id != row.person.id:
+        if not viewer.is_officer:
+            raise PermissionDenied(N_("this correction report is someone else's"))
+        require_in_scope(session, officer=viewer, person=row.person)
+    issuer = get_person_by_id(session, person_id=row.warning.issued_by_id)
+    return CorrectionDetail(
+        row=row,
+        issuer=issuer,
+        history=warning_history(session, warning_id=row.warning.id or 0),
+        evidence=evidence_files(data_dir, list(row.correction.evidence)),
+    )
 
 
 def _review_queue(session: Session, officer: Person) -> list[Any]:
@@ -692,6 +810,12 @@ class ScopeStatus:
         return self.acknowledged / self.prompted if self.prompted else 0.0
 
 
+def month_start(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of the month ``now`` falls in, in ``zone``."""
+    local = now.astimezone(zone)
+    return datetime.combine(local.date().replace(day=1), time(0), tzinfo=zone)
+
+
 def scope_status(
     session: Session, *, officer: Person, now: datetime, zone: ZoneInfo
 ) -> ScopeStatus:
@@ -702,8 +826,7 @@ def scope_status(
     A person counts once however many prompts they have: acknowledged means every
     prompt of theirs this month is; waiting means one at least is not.
     """
-    local = now.astimezone(zone)
-    since = datetime.combine(local.date().replace(day=1), time(0), tzinfo=zone)
+    since = month_start(now, zone)
     within = scope_conditions(session, officer, own=False)
     people = session.exec(
         select(func.count()).select_from(Person).where(col(Person.active).is_(True), *within)
@@ -848,3 +971,95 @@ def metrics_snapshot(session: Session, *, now: datetime) -> MetricsSnapshot:
         snap.warnings[(str(colour), str(status))] = int(n)
         snap.escalations += int(steps)
     return snap
+
+
+# -- the officers' list of people who have not acknowledged -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnacknowledgedPerson:
+    """A person of an officer's scope who has not acknowledged, named once however many
+    prompts wait for them.
+
+    Attributes:
+        person / unit: who, and the name of their unit.
+        posts: the posts of the prompts waiting (a special prompt has none), in order.
+        prompt_ids: the prompts waiting, oldest first.
+        reminders: the most reminders sent about any one of them.
+        last_channel: the channel of the last message sent about them (None: none sent yet).
+        last_sent_at: when it was sent.
+    """
+
+    person: Person
+    unit: str
+    posts: list[str]
+    prompt_ids: list[int]
+    reminders: int
+    last_channel: Channel | None
+    last_sent_at: datetime | None
+
+
+def unacknowledged_people(
+    session: Session, *, officer: Person, now: datetime, zone: ZoneInfo, limit: int = 50
+) -> Page[UnacknowledgedPerson]:
+    """The people of the officer's scope with a prompt of this month not acknowledged:
+    one row each, the longest waiting first (at most ``limit``; all counted).
+
+    "This month" and the scope are those of :func:`scope_status` (whose ``waiting`` is
+    this page's ``total``).
+    """
+    waiting = session.exec(
+        select(Prompt, Person, Unit.name, Post.name)
+        .join(Person, col(Person.id) == Prompt.person_id)
+        .join(Unit, col(Unit.id) == Person.unit_id)
+        .outerjoin(Post, col(Post.id) == Prompt.post_id)
+        .where(
+            *AWAITING_ACK,
+            col(Prompt.created_at) >= month_start(now, zone),
+            *scope_conditions(session, officer, own=False),
+        )
+        .order_by(col(Prompt.created_at), col(Prompt.id))
+    ).all()
+    grouped: dict[int, tuple[Person, str, list[Prompt], list[str]]] = {}
+    for prompt, person, unit, post in waiting:
+        _person, _unit, prompts, posts = grouped.setdefault(person.id or 0, (person, unit, [], []))
+        prompts.append(prompt)
+        if post and post not in posts:
+            posts.append(post)
+    shown = list(grouped.values())[:limit]
+    prompt_ids = [p.id for _person, _unit, prompts, _posts in shown for p in prompts]
+    last: dict[int, tuple[str, datetime]] = {}
+    steps: dict[int, set[object]] = {}  # prompt id → the reminders sent about it
+    for prompt_id, person_id, channel_name, sent_at, extra in session.exec(
+        select(
+            Delivery.prompt_id,
+            Delivery.person_id,
+            Delivery.channel,
+            Delivery.sent_at,
+            Delivery.extra,
+        )
+        .where(
+            col(Delivery.prompt_id).in_(prompt_ids),
+            col(Delivery.status) == DeliveryStatus.SENT,
+            col(Delivery.sent_at).is_not(None),
+        )
+        .order_by(col(Delivery.sent_at), col(Delivery.id))
+    ).all():
+        last[person_id] = (channel_name, sent_at)
+        if (extra or {}).get("reminder") is not None:
+            steps.setdefault(prompt_id or 0, set()).add(extra["reminder"])
+    rows = []
+    for person, unit, prompts, posts in shown:
+        channel_name, sent_at = last.get(person.id or 0, (None, None))
+        rows.append(
+            UnacknowledgedPerson(
+                person=person,
+                unit=unit,
+                posts=posts,
+                prompt_ids=[p.id or 0 for p in prompts],
+                reminders=max(len(steps.get(p.id or 0, ())) for p in prompts),
+                last_channel=Channel(channel_name) if channel_name else None,
+                last_sent_at=sent_at,
+            )
+        )
+    return Page(rows, len(grouped), limit)

@@ -107,7 +107,7 @@ def set_focus(
         if unit.id not in scope:
             raise PermissionDenied(
                 N_("%(target)s is outside your supervision scope"),
-                target=f"{unit.name} (unit:{unit.id})",
+                target=unit.name,
             )
     now = clock.now()
     query = select(FocusWork).where(FocusWork.period == period)

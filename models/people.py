@@ -46,7 +46,11 @@ class Role(enum.StrEnum):
         return role
 
 
-_ROLE_LABELS = {Role.STAFF: N_("staff"), Role.OFFICER: N_("officer"), Role.ADMIN: N_("admin")}
+_ROLE_LABELS: dict[Role, str] = {
+    Role.STAFF: N_("staff"),
+    Role.OFFICER: N_("officer"),
+    Role.ADMIN: N_("admin"),
+}
 _ROLE_WORDS = {
     "staff": Role.STAFF,
     "工作人员": Role.STAFF,
@@ -64,6 +68,11 @@ class Channel(enum.StrEnum):
     TELEGRAM = "telegram"
     SMS = "sms"
     EMAIL = "email"
+
+    @property
+    def label(self) -> str:
+        """The msgid of the channel's name (短信, 电子邮件, Telegram)."""
+        return CHANNEL_LABELS[self]
 
     @classmethod
     def parse_list(cls, value: str) -> list[Channel]:
@@ -90,6 +99,12 @@ class Channel(enum.StrEnum):
         return channels
 
 
+#: The name of each channel as people read it (one map, used by every front end).
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.TELEGRAM: N_("Telegram"),
+    Channel.SMS: N_("SMS"),
+    Channel.EMAIL: N_("Email"),
+}
 _CHANNEL_WORDS = {
     "telegram": Channel.TELEGRAM,
     "tg": Channel.TELEGRAM,

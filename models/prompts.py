@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, bindparam, u
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from riskprompt.config.i18n import N_
+from riskprompt.config.i18n import N_, format_month, translator
 from riskprompt.models.audit import record_guarded
 from riskprompt.models.clock import Clock
 from riskprompt.models.errors import IllegalTransition, PermissionDenied
@@ -30,6 +30,17 @@ class PromptKind(enum.StrEnum):
 
     MONTHLY = "monthly"
     SPECIAL = "special"
+
+    @property
+    def label(self) -> str:
+        """The msgid of the kind's name."""
+        return PROMPT_KIND_LABELS[self]
+
+
+PROMPT_KIND_LABELS: dict[PromptKind, str] = {
+    PromptKind.MONTHLY: N_("monthly"),
+    PromptKind.SPECIAL: N_("special"),
+}
 
 
 class BroadcastStatus(enum.StrEnum):
@@ -95,6 +106,18 @@ class PromptStatus(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     CANCELLED = "cancelled"
 
+    @property
+    def label(self) -> str:
+        """The msgid of the state's name (待阅, 已阅, 已撤回)."""
+        return PROMPT_STATUS_LABELS[self]
+
+
+PROMPT_STATUS_LABELS: dict[PromptStatus, str] = {
+    PromptStatus.OPEN: N_("open"),
+    PromptStatus.ACKNOWLEDGED: N_("acknowledged"),
+    PromptStatus.CANCELLED: N_("cancelled"),
+}
+
 
 class Prompt(SQLModel, table=True):
     """A risk prompt to one person; monthly ones are unique per (person, post, period)."""
@@ -126,6 +149,38 @@ class Prompt(SQLModel, table=True):
     remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reminders: int = Field(default=0)
 
+    def title_in(self, locale: str) -> str:
+        """The title in the reader's ``locale``, from the prompt's kind and period.
+
+        ``title`` holds it in the language of the reader when it was made; a reader
+        who has changed language since reads it in the new one.
+        """
+        period = self.period or str(self.content.get("period") or "")
+        if self.kind is PromptKind.MONTHLY and not period:
+            return self.title
+        return prompt_title(kind=self.kind, period=period, locale=locale)
+
+
+def prompt_title(*, kind: PromptKind | str, period: str | None, locale: str) -> str:
+    """A prompt's title in ``locale``: ``2026年12月岗位廉政风险提示`` or ``特别提示``.
+
+    Args:
+        kind: monthly or special.
+        period: the period (``YYYY-MM``) of a monthly prompt.
+        locale: the reader's locale.
+
+    Returns:
+        The title, at most 200 characters.
+    """
+    gettext = translator(locale).gettext
+    if PromptKind(kind) is PromptKind.SPECIAL:
+        title = gettext("Special risk prompt")
+    else:
+        title = gettext("%(month)s post integrity risk prompt") % {
+            "month": format_month(str(period), locale)
+        }
+    return title[:200]
+
 
 class DeliveryStatus(enum.StrEnum):
     """Where a delivery stands in the outbox."""
@@ -135,6 +190,20 @@ class DeliveryStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        """The msgid of the state's name (待发送, 已发送...)."""
+        return DELIVERY_STATUS_LABELS[self]
+
+
+DELIVERY_STATUS_LABELS: dict[DeliveryStatus, str] = {
+    DeliveryStatus.PENDING: N_("pending"),
+    DeliveryStatus.SENDING: N_("sending"),
+    DeliveryStatus.SENT: N_("sent"),
+    DeliveryStatus.FAILED: N_("failed"),
+    DeliveryStatus.CANCELLED: N_("cancelled"),
+}
 
 
 class Delivery(SQLModel, table=True):

@@ -45,17 +45,17 @@ def is_row_id(text: str) -> bool:
 
 
 def resolve_unit(session: Session, *, ref: str) -> Unit:
-    """A unit by id or exact name.
+    """A unit by id, full name or a short form only its name fits (``住建局``).
+
+    See :func:`riskprompt.models.refs.find_unit`.
 
     Raises:
         NotFound: no such unit.
+        InvalidInput: several units fit the short form.
     """
-    unit = session.get(Unit, int(ref)) if is_row_id(ref) else None
-    if unit is None:
-        unit = session.exec(select(Unit).where(Unit.name == ref.strip())).first()
-    if unit is None:
-        raise NotFound(N_("no unit %(ref)r"), ref=ref)
-    return unit
+    from riskprompt.models.refs import find_unit  # refs reads codes, which read this module
+
+    return find_unit(session, ref)
 
 
 def get_person(session: Session, *, staff_id: str) -> Person:

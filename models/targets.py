@@ -10,6 +10,7 @@ officer's supervision scope (:mod:`riskprompt.models.scope`), and
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -83,6 +84,33 @@ def parse_target(text: str) -> Target:
     return Target(kind, value, sub_units)
 
 
+def describe_target(session: Session, target: Target | str, gettext: Callable[[str], str]) -> str:
+    """A target in the reader's words (``gettext``): "everyone", "unit 财政局 and its
+    sub-units", "张三 (CW001)", never ``unit:3+`` or ``level:high``.
+
+    A person, post or unit that no longer exists is named by the target as written.
+    """
+    found = parse_target(target) if isinstance(target, str) else target
+    if found.kind is TargetKind.ALL:
+        return gettext(N_("everyone"))
+    if found.kind is TargetKind.LEVEL:
+        level = gettext(RiskLevel(found.value).label)
+        return gettext(N_("holders of posts with %(level)s risks")) % {"level": level}
+    try:
+        if found.kind is TargetKind.PERSON:
+            person = get_person(session, staff_id=found.value)
+            return f"{person.name} ({person.staff_id})"
+        if found.kind is TargetKind.UNIT:
+            unit = resolve_unit(session, ref=found.value)
+            if found.sub_units:
+                return gettext(N_("unit %(unit)s and its sub-units")) % {"unit": unit.name}
+            return gettext(N_("unit %(unit)s")) % {"unit": unit.name}
+    except NotFound:
+        return str(found)
+    post = session.get(Post, int(found.value)) if is_row_id(found.value) else None
+    return gettext(N_("post %(post)s")) % {"post": post.name if post else found.value}
+
+
 def _outside_scope(what: str) -> PermissionDenied:
     return PermissionDenied(N_("%(target)s is outside your supervision scope"), target=what)
 
@@ -116,12 +144,12 @@ def check_target(session: Session, target: Target, *, officer: Person | None = N
         if post is None:
             raise NotFound(N_("no post %(ref)r"), ref=target.value)
         if scope is not None and post.unit_id not in scope:
-            raise _outside_scope(f"{post.name} (post:{post.id})")
+            raise _outside_scope(post.name)
     if target.kind is TargetKind.UNIT:
         unit = resolve_unit(session, ref=target.value)
         units = sub_units(session, [unit.id or 0]) if target.sub_units else {unit.id or 0}
         if scope is not None and not units <= scope:
-            raise _outside_scope(f"{unit.name} (unit:{unit.id}{'+' if target.sub_units else ''})")
+            raise _outside_scope(unit.name)
         return Target(target.kind, str(unit.id), target.sub_units)
     return target
 

@@ -21,7 +21,7 @@ for everyone who must hear of it, in the caller's transaction:
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Column, Text, update
@@ -73,13 +73,19 @@ class WarningForm(enum.StrEnum):
 
 
 class WarningStatus(enum.StrEnum):
-    """Where a warning stands."""
+    """Where a warning stands (returned: a correction was rejected, a new one is due)."""
 
     ISSUED = "issued"
     ACKNOWLEDGED = "acknowledged"
+    RETURNED = "returned"
     SUBMITTED = "submitted"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        """The msgid of the state's name (see :data:`STATUS_LABELS`)."""
+        return STATUS_LABELS[self]
 
 
 class Warning(SQLModel, table=True):
@@ -143,20 +149,29 @@ class Rectification(SQLModel, table=True):
 # --- The state machine -------------------------------------------------------------------
 #
 # issued → acknowledged → submitted → closed (accepted)
-#                       ↖ (rejected) ↙
+#                          ↓ (rejected)
+#                       returned (已退回, 待整改) → submitted ...
 # any open state → withdrawn (by an officer)
 # Escalation (overdue → colour up, see escalate_warning) keeps the state and moves
 # the deadline; an overdue red is flagged (flag_warning).  notifications/escalation.py
 # decides when.
-OPEN_STATES = frozenset({WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED, WarningStatus.SUBMITTED})
+OPEN_STATES = frozenset(
+    {
+        WarningStatus.ISSUED,
+        WarningStatus.ACKNOWLEDGED,
+        WarningStatus.RETURNED,
+        WarningStatus.SUBMITTED,
+    }
+)
 TRANSITIONS: dict[str, dict[WarningStatus, WarningStatus]] = {
     "acknowledge": {WarningStatus.ISSUED: WarningStatus.ACKNOWLEDGED},
     "submit": {
         WarningStatus.ISSUED: WarningStatus.SUBMITTED,
         WarningStatus.ACKNOWLEDGED: WarningStatus.SUBMITTED,
+        WarningStatus.RETURNED: WarningStatus.SUBMITTED,
     },
     "accept": {WarningStatus.SUBMITTED: WarningStatus.CLOSED},
-    "reject": {WarningStatus.SUBMITTED: WarningStatus.ACKNOWLEDGED},
+    "reject": {WarningStatus.SUBMITTED: WarningStatus.RETURNED},
     "withdraw": {state: WarningStatus.WITHDRAWN for state in OPEN_STATES},
 }
 ACTION_LABELS = {
@@ -169,6 +184,7 @@ ACTION_LABELS = {
 STATUS_LABELS = {
     WarningStatus.ISSUED: N_("issued"),
     WarningStatus.ACKNOWLEDGED: N_("acknowledged"),
+    WarningStatus.RETURNED: N_("returned for correction"),
     WarningStatus.SUBMITTED: N_("correction submitted"),
     WarningStatus.CLOSED: N_("closed"),
     WarningStatus.WITHDRAWN: N_("withdrawn"),
@@ -186,7 +202,7 @@ def next_status(warning: Warning, action: str) -> WarningStatus:
     target = TRANSITIONS[action].get(warning.status)
     if target is None:
         raise IllegalTransition(
-            N_("cannot %(action)s warning #%(id)s: it is %(status)s"),
+            N_("cannot %(action)s warning W%(id)s: it is %(status)s"),
             action=ACTION_LABELS[action],
             id=warning.id,
             status=STATUS_LABELS[warning.status],
@@ -274,14 +290,31 @@ def parse_form(value: WarningForm | str) -> WarningForm:
     return form
 
 
+#: The last moment of a day: a deadline is the end of a whole day.
+END_OF_DAY = time(23, 59, 59)
+
+
+def deadline_on(day: date | datetime, settings: Settings) -> datetime:
+    """The deadline of ``day``: 23:59:59 of it in the office's time zone (``settings.zone``).
+
+    Deadlines are whole days everywhere (the default, one given on the command line,
+    in chat or through the API, the new one after a rejection, an escalation's): a
+    moment stands for the day it falls on in the office's time zone.
+    """
+    zone = settings.zone
+    if isinstance(day, datetime):
+        day = day.astimezone(zone).date()
+    return datetime.combine(day, END_OF_DAY, tzinfo=zone)
+
+
 def default_deadline(colour: WarningColour, *, now: datetime, settings: Settings) -> datetime:
-    """``now`` plus the configured days for ``colour`` (WARNING_DEADLINE_DAYS_*)."""
+    """The end of the day WARNING_DEADLINE_DAYS_<COLOUR> days after ``now`` (a whole day)."""
     days = {
         WarningColour.RED: settings.WARNING_DEADLINE_DAYS_RED,
         WarningColour.ORANGE: settings.WARNING_DEADLINE_DAYS_ORANGE,
         WarningColour.YELLOW: settings.WARNING_DEADLINE_DAYS_YELLOW,
     }[WarningColour(colour)]
-    return now + timedelta(days=days)
+    return deadline_on(now + timedelta(days=days), settings)
 
 
 def unit_head(session: Session, *, unit: Unit) -> Person:
@@ -317,6 +350,16 @@ def warning_subject(
     return unit_head(session, unit=resolve_unit(session, ref=unit_ref or ""))
 
 
+def _whole_day(deadline: date | datetime, settings: Settings | None) -> datetime:
+    """``deadline`` as the end of its day (see :func:`deadline_on`); a moment as it is
+    when there are no settings to say the time zone."""
+    if settings is not None:
+        return deadline_on(deadline, settings)
+    if not isinstance(deadline, datetime):
+        raise TypeError("a deadline given as a day needs the settings")
+    return deadline
+
+
 def _supervisor(session: Session, person: Person) -> Person | None:
     return session.get(Person, person.supervisor_id) if person.supervisor_id else None
 
@@ -337,7 +380,7 @@ def issue_warning(
     form: WarningForm | str,
     reason: str,
     clock: Clock,
-    deadline: datetime | None = None,
+    deadline: date | datetime | None = None,
     settings: Settings | None = None,
     risk_point_id: int | None = None,
 ) -> Warning:
@@ -354,8 +397,11 @@ def issue_warning(
         form: prompt, admonish or correct (or 预警提示/诫勉警示/责令纠错).
         reason: why (required).
         clock: the clock.
-        deadline: by when; default now plus WARNING_DEADLINE_DAYS_<COLOUR> of ``settings``.
-        settings: the settings (needed when no deadline is given).
+        deadline: by which day (its end in the office's time zone, see
+            :func:`deadline_on`); default WARNING_DEADLINE_DAYS_<COLOUR> of ``settings``
+            after today.
+        settings: the settings (needed for a day or no deadline; without them a
+            moment given is kept as it is).
         risk_point_id: the risk point it is about, if any.
 
     Returns:
@@ -381,6 +427,7 @@ def issue_warning(
         if settings is None:
             raise TypeError("issue_warning needs a deadline or the settings")
         deadline = default_deadline(chosen_colour, now=now, settings=settings)
+    deadline = _whole_day(deadline, settings)
     if deadline <= now:
         raise InvalidInput(N_("the deadline must be in the future"))
     warning = Warning(
@@ -511,15 +558,17 @@ def review_rectification(
     accept: bool,
     clock: Clock,
     note: str = "",
-    new_deadline: datetime | None = None,
+    new_deadline: date | datetime | None = None,
+    settings: Settings | None = None,
 ) -> Warning:
     """An officer accepts a correction (the warning closes) or rejects it with a reason.
 
-    A rejection sends the warning back to acknowledged with a new deadline: the
-    one given, else the old one while it lies ahead, else as long again as the
-    person had from the last deadline's setting.  The person is told (with the
-    reason and the deadline when rejected), and the issuer of an accepted warning
-    when someone else reviewed it.
+    A rejection returns the warning (已退回, 待整改: a new correction is due) with a
+    new deadline: the day given, else the old one while it lies ahead, else as long
+    again as the person had from the last deadline's setting.  With ``settings`` a
+    new deadline is the end of its day in the office's time zone (:func:`deadline_on`).
+    The person is told (with the reason and the deadline when rejected), and the
+    issuer of an accepted warning when someone else reviewed it.
 
     Raises:
         PermissionDenied: the actor is not an officer, reviews their own correction,
@@ -547,14 +596,16 @@ def review_rectification(
     else:
         warning.status = next_status(warning, "reject")
         if new_deadline is not None:
-            if new_deadline <= now:
+            chosen = _whole_day(new_deadline, settings)
+            if chosen <= now:
                 raise InvalidInput(N_("the deadline must be in the future"))
-            _move_deadline(warning, new_deadline, now)
+            _move_deadline(warning, chosen, now)
         elif warning.deadline <= now:
             # The deadline passed while the correction waited for review: the person
             # gets as long again as they had, rather than an escalation at once.
             window = warning.deadline - (warning.deadline_set_at or warning.created_at)
-            _move_deadline(warning, now + max(window, timedelta(days=1)), now)
+            later = now + max(window, timedelta(days=1))
+            _move_deadline(warning, _whole_day(later, settings), now)
         else:
             warning.next_step_at = now  # waiting again: the follow-up plans what is left
         rectification.status = RectificationStatus.REJECTED
@@ -638,7 +689,9 @@ def withdraw_warning(
 #: The colour an overdue warning rises to.
 NEXT_COLOUR = {WarningColour.YELLOW: WarningColour.ORANGE, WarningColour.ORANGE: WarningColour.RED}
 #: The states in which a warning waits for its addressee (and so can fall overdue).
-WAITING_STATES = frozenset({WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED})
+WAITING_STATES = frozenset(
+    {WarningStatus.ISSUED, WarningStatus.ACKNOWLEDGED, WarningStatus.RETURNED}
+)
 
 
 def _move_deadline(warning: Warning, deadline: datetime, now: datetime) -> None:
@@ -670,7 +723,7 @@ def escalate_warning(
     target = NEXT_COLOUR.get(colour)
     if warning.status not in WAITING_STATES or target is None or warning.deadline > now:
         raise IllegalTransition(
-            N_("warning #%(id)s cannot be escalated: it is %(status)s, %(colour)s"),
+            N_("warning W%(id)s cannot be escalated: it is %(status)s, %(colour)s"),
             id=warning.id,
             status=STATUS_LABELS[warning.status],
             colour=colour.label,
@@ -737,7 +790,7 @@ def flag_warning(session: Session, *, warning: Warning, clock: Clock) -> bool:
         or (warning.deadline > now)
     ):
         raise IllegalTransition(
-            N_("warning #%(id)s cannot be flagged: it is %(status)s, %(colour)s"),
+            N_("warning W%(id)s cannot be flagged: it is %(status)s, %(colour)s"),
             id=warning.id,
             status=STATUS_LABELS[warning.status],
             colour=colour.label,

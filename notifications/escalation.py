@@ -406,7 +406,7 @@ def _queue_officer_lists(
                 "officer %s cannot be reached with the unacknowledged list", officer.staff_id
             )
             continue
-        rows = _people_rows(items, units)
+        rows = _people_rows(items, units, reader_locale(officer.locale, settings))
         rendered = render_unacknowledged_list(
             rows=rows,
             reminders=settings.PROMPT_REMINDERS,
@@ -428,7 +428,7 @@ def _queue_officer_lists(
 
 
 def _people_rows(
-    items: Sequence[tuple[Prompt, Person]], units: dict[int | None, str]
+    items: Sequence[tuple[Prompt, Person]], units: dict[int | None, str], locale: str
 ) -> list[UnacknowledgedRow]:
     """One row per person (in the order first met), their prompts grouped on it."""
     grouped: dict[int, tuple[Person, list[Prompt]]] = {}
@@ -439,7 +439,9 @@ def _people_rows(
             name=person.name,
             staff_id=person.staff_id,
             unit=units.get(person.unit_id, ""),
-            prompts=tuple((p.title, p.id or 0) for p in sorted(prompts, key=lambda p: p.id or 0)),
+            prompts=tuple(
+                (p.title_in(locale), p.id or 0) for p in sorted(prompts, key=lambda p: p.id or 0)
+            ),
         )
         for person, prompts in grouped.values()
     ]

@@ -523,7 +523,7 @@ def _outcome_view(
         title = gettext(N_("Risk prompt %(code)s withdrawn")) % {"code": prompt_code}
         template = gettext(N_("Risk prompt %(code)s (%(title)s) is withdrawn: %(reason)s"))
         closing = gettext(N_("Nothing more is asked of you on this prompt."))
-        name = " ".join(prompt.title.split())
+        name = " ".join(prompt.title_in(locale).split())
 
         def cancelled(width: int | None) -> str:
             shown = reason if width is None else shorten(reason, width)

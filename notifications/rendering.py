@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_skeleton
+from babel.dates import format_datetime, format_skeleton, format_time
 from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
@@ -48,7 +48,8 @@ from riskprompt.models import codes
 from riskprompt.models.catalog import RiskLevel, RiskPoint
 from riskprompt.models.people import Channel, Person
 from riskprompt.models.prompts import Prompt, PromptKind
-from riskprompt.models.warnings import Warning, WarningColour, WarningForm
+from riskprompt.models.prompts import prompt_title as title_of_prompt
+from riskprompt.models.warnings import NEXT_COLOUR, Warning, WarningColour, WarningForm
 from riskprompt.notifications.channels.base import Button
 from riskprompt.notifications.links import SMS_LINK_PLACEHOLDER
 from riskprompt.notifications.quiet import reader_zone
@@ -180,6 +181,8 @@ def day_label(day: str, locale: str) -> str:
 def prompt_title(*, kind: PromptKind | str, content: Mapping[str, Any], locale: str) -> str:
     """The prompt's title in ``locale``, e.g. ``2026年12月岗位廉政风险提示`` or ``特别提示``.
 
+    One rule with :meth:`riskprompt.models.prompts.Prompt.title_in` (the title read later).
+
     Args:
         kind: monthly or special.
         content: the prompt's content snapshot (a monthly one needs ``period``).
@@ -188,14 +191,8 @@ def prompt_title(*, kind: PromptKind | str, content: Mapping[str, Any], locale: 
     Returns:
         The title, at most 200 characters.
     """
-    gettext = translator(locale).gettext
-    if PromptKind(kind) is PromptKind.SPECIAL:
-        title = gettext("Special risk prompt")
-    else:
-        title = gettext("%(month)s post integrity risk prompt") % {
-            "month": month_label(str(content["period"]), locale)
-        }
-    return title[:200]
+    period = str(content["period"]) if PromptKind(kind) is PromptKind.MONTHLY else None
+    return title_of_prompt(kind=kind, period=period, locale=locale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,7 +752,7 @@ def render_prompt_reminder(
             "[Reminder %(n)s] Risk prompt %(code)s (%(title)s) is not acknowledged yet. "
             "Reply 1 or %(code)s to acknowledge."
         )
-        title = " ".join(prompt.title.split())
+        title = " ".join(prompt.title_in(locale).split())
         for width in range(len(title), -1, -4):
             text = template % {"n": number, "code": code, "title": shorten(title, width)}
             if sms_fits(text):
@@ -904,6 +901,15 @@ class WarningView:
     subject_name: str
     notice_role: str = ""  # on a notice: "supervisor" or "officer"
     headline: str = ""  # a reminder's or an escalation's first line
+    # The email as a formal notice (预警通知): see build_warning_view.
+    salutation: str = ""  # 王五同志： / Dear 王五,
+    opening: str = ""  # who issued what to whom, and when
+    deadline_day: str = ""  # the deadline's date, as the reader writes it
+    deadline_time: str = ""  # its time of day; "" for a whole day (ends 23:59)
+    deadline_formal: str = ""  # the date, and the time unless it is a whole day
+    todo_heading: str = ""  # 请于2026年12月16日（含当日）前： / By the end of ..., please:
+    consequence: str = ""  # what happens when the deadline passes with no correction
+    contact: str = ""  # the officer to ask, with the contact details on record
 
 
 def _reader_zone(person: Person, settings: Settings) -> ZoneInfo:
@@ -937,14 +943,68 @@ def build_warning_view(
     subject_name: str | None = None,
     notice_role: str = "supervisor",
     headline: str = "",
+    reader_name: str = "",
+    contact: str = "",
 ) -> WarningView:
-    """What the warning templates show, translated for ``locale``, times in ``zone``."""
+    """What the warning templates show, translated for ``locale``, times in ``zone``.
+
+    The email reads as a formal notice (预警通知): ``reader_name`` opens it
+    (``王五同志：``), ``opening`` says who issued which warning and when, the
+    deadline is a whole date when it ends the day (23:59 in ``zone``), then what to
+    do by then, what follows if nothing is done, and ``contact`` (see
+    :func:`warning_contact`).
+    """
     gettext = translator(locale).gettext
     colour = WarningColour(warning.colour)
     point = ""
     if risk_point is not None:
         point = f"[{gettext(RiskLevel(risk_point.level).label)}] {risk_point.description}"
     where = babel_locale(locale)
+    issued_on = format_day(warning.created_at.astimezone(zone).date(), locale)
+    local_deadline = warning.deadline.astimezone(zone)
+    deadline_day = format_day(local_deadline.date(), locale)
+    whole_day = (local_deadline.hour, local_deadline.minute) == (23, 59)
+    deadline_time = (
+        "" if whole_day else format_time(local_deadline, "short", tzinfo=zone, locale=where)
+    )
+    if whole_day:
+        todo_heading = gettext("By the end of %(day)s, please:") % {"day": deadline_day}
+        deadline_formal = deadline_day
+    else:
+        todo_heading = gettext("By %(time)s on %(day)s, please:") % {
+            "day": deadline_day,
+            "time": deadline_time,
+        }
+        deadline_formal = f"{deadline_day} {deadline_time}"
+    values = {
+        "org": issuer_unit or issuer,
+        "day": issued_on,
+        "colour": gettext(colour.label),
+        "name": subject_name or "",
+    }
+    if subject_name is not None:
+        opening = (
+            gettext("On %(day)s, %(org)s issued %(name)s a %(colour)s warning.")
+            if values["org"]
+            else gettext("On %(day)s, %(name)s was issued a %(colour)s warning.")
+        ) % values
+    else:
+        opening = (
+            gettext("On %(day)s, %(org)s issued you a %(colour)s warning.")
+            if values["org"]
+            else gettext("On %(day)s, you were issued a %(colour)s warning.")
+        ) % values
+    after = NEXT_COLOUR.get(colour)
+    if after is None:
+        consequence = gettext(
+            "If no correction is reported by the deadline, this red warning is flagged "
+            "for disciplinary follow-up and your supervisor is told."
+        )
+    else:
+        consequence = gettext(
+            "If no correction is reported by the deadline, the warning rises to "
+            "%(colour)s and your supervisor is told."
+        ) % {"colour": gettext(after.label)}
     return WarningView(
         title=warning_title(warning=warning, locale=locale, subject_name=subject_name),
         code=f"W{warning.id}",
@@ -959,12 +1019,46 @@ def build_warning_view(
         deadline_short=format_datetime(warning.deadline, "short", tzinfo=zone, locale=where),
         issuer=issuer,
         issuer_unit=issuer_unit,
-        issued_on=format_day(warning.created_at.astimezone(zone).date(), locale),
+        issued_on=issued_on,
         notice=subject_name is not None,
         subject_name=subject_name or "",
         notice_role=notice_role if subject_name is not None else "",
         headline=headline,
+        salutation=gettext("Dear %(name)s,") % {"name": reader_name} if reader_name else "",
+        opening=opening,
+        deadline_day=deadline_day,
+        deadline_time=deadline_time,
+        deadline_formal=deadline_formal,
+        todo_heading=todo_heading,
+        consequence=consequence,
+        contact=contact,
     )
+
+
+def warning_contact(
+    *,
+    locale: str,
+    name: str,
+    unit: str = "",
+    email: str | None = None,
+    mobile: str | None = None,
+) -> str:
+    """Whom to ask about a warning: the officer, their unit and the contacts on record.
+
+    ``联系人：李四（纪检监察室），邮箱：lisi@example.org，手机：+8613800000000``;
+    "" when there is no officer to name.
+    """
+    if not name:
+        return ""
+    gettext = translator(locale).gettext
+    who = gettext("%(name)s (%(unit)s)") % {"name": name, "unit": unit} if unit else name
+    parts = [who]
+    if email:
+        parts.append(gettext("email %(email)s") % {"email": email})
+    if mobile:
+        parts.append(gettext("mobile %(mobile)s") % {"mobile": mobile})
+    separator = translator(locale).pgettext("list separator", ", ")
+    return gettext("Contact: %(contact)s") % {"contact": separator.join(parts)}
 
 
 def warning_buttons(*, warning_id: int, correction: bool, locale: str) -> tuple[Button, ...]:
@@ -1032,6 +1126,8 @@ def render_warning(
     ack_url: str | None = None,
     notice_role: str = "supervisor",
     headline: str = "",
+    issuer_email: str | None = None,
+    issuer_mobile: str | None = None,
 ) -> Rendered:
     """Render ``warning`` for ``reader`` on ``channel``, in the reader's locale and time zone.
 
@@ -1048,6 +1144,8 @@ def render_warning(
         ack_url: email: the signed acknowledgement link (ignored on a notice).
         notice_role: on a notice, who reads it: ``supervisor`` or ``officer`` (the issuer).
         headline: a first line in the reader's language (a reminder, an escalation).
+        issuer_email: email: the issuing officer's address, named as the contact.
+        issuer_mobile: email: the issuing officer's mobile, named as the contact.
 
     Returns:
         The rendered message; on Telegram with "Acknowledge" (and, for an ordered
@@ -1055,6 +1153,8 @@ def render_warning(
     """
     locale = reader_locale(reader.locale, settings)
     subject_name = f"{subject.name} ({subject.staff_id})" if subject is not None else None
+    # The issuing officer's own copy names no contact: they are the contact.
+    own_copy = subject is not None and notice_role == "officer"
     view = build_warning_view(
         warning=warning,
         locale=locale,
@@ -1065,6 +1165,12 @@ def render_warning(
         subject_name=subject_name,
         notice_role=notice_role,
         headline=headline,
+        reader_name=reader.name,
+        contact=""
+        if own_copy
+        else warning_contact(
+            locale=locale, name=issuer, unit=issuer_unit, email=issuer_email, mobile=issuer_mobile
+        ),
     )
     if view.notice:
         ack_url = None

@@ -43,7 +43,8 @@ def render_warning_for(
     """Render ``warning`` for ``reader`` on ``channel``, loading what the message names.
 
     Args:
-        session: an open session (the issuer, their unit and the risk point are read).
+        session: an open session (the issuer, their unit and the risk point are read;
+            the issuer, with their email and mobile, is the email's contact).
         warning: the warning (flushed).
         reader: the person warned, or a supervisor or officer (then pass ``subject``).
         channel: a channel that reaches ``reader``.
@@ -72,6 +73,8 @@ def render_warning_for(
         ack_url=url,
         notice_role=notice_role,
         headline=headline(reader_locale(reader.locale, settings)) if headline else "",
+        issuer_email=issuer.email if issuer is not None else None,
+        issuer_mobile=issuer.mobile if issuer is not None else None,
     )
     if channel is Channel.SMS and subject is None:
         target = AckTarget(kind="warning", id=warning.id or 0, person_id=reader.id or 0)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import os
 import re
+import shlex
 import shutil
 import socket
 from dataclasses import dataclass
@@ -27,9 +29,10 @@ from sqlmodel import Session, col, select
 
 from riskprompt.bot.console import Exchange, scripted_conversation, write_sample_evidence
 from riskprompt.cli.common import table
+from riskprompt.cli.report import print_assessment
 from riskprompt.cli.tick import follow_up_line
-from riskprompt.config.i18n import _, format_number, format_when
-from riskprompt.config.settings import Settings, load_settings
+from riskprompt.config.i18n import _, format_month, format_number, format_when
+from riskprompt.config.settings import ENV_PREFIX, Settings, load_settings
 from riskprompt.models.assessment import assess
 from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import RiskLevel
@@ -41,14 +44,20 @@ from riskprompt.models.listings import count_deliveries
 from riskprompt.models.monthly import set_focus
 from riskprompt.models.people import Channel, Person, Role
 from riskprompt.models.periods import current_period
-from riskprompt.models.prompts import Delivery
+from riskprompt.models.prompts import Delivery, DeliveryStatus
 from riskprompt.models.queries import count_by_level, count_by_role, list_units
-from riskprompt.models.warnings import Rectification, Warning, issue_warning, review_rectification
+from riskprompt.models.warnings import (
+    OPEN_STATES,
+    Rectification,
+    Warning,
+    issue_warning,
+    review_rectification,
+)
 from riskprompt.notifications.channels import build_adapters
 from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.notifications.escalation import run_follow_ups
 from riskprompt.notifications.planning import issue_and_expand, plan_monthly_cycle
-from riskprompt.reporting import display_rows, render_png, report_table
+from riskprompt.reporting import render_png
 from riskprompt.web import create_app
 from riskprompt.web.server import make_server
 
@@ -66,6 +75,7 @@ class Demo:
     settings: Settings
     clock: Clock
     console: Console
+    folder: Path = DEMO_DIR
 
     @classmethod
     def prepare(cls, *, base: Settings, clock: Clock, console: Console, folder: Path) -> Demo:
@@ -90,7 +100,7 @@ class Demo:
             # the demo shows every step at once, whatever the hour it is run at
             QUIET_HOURS="",
         )
-        return cls(settings=settings, clock=clock, console=console)
+        return cls(settings=settings, clock=clock, console=console, folder=folder)
 
     def step(self, title: str) -> None:
         """Announce the next step."""
@@ -128,6 +138,8 @@ class Demo:
         asyncio.run(self.correction_by_page())
         self.step(_("11. Assessment"))
         self.assessment()
+        self.step(_("What next"))
+        self.what_next()
 
     def import_samples(self) -> None:
         """Import the invented city's catalogue, then its people."""
@@ -230,6 +242,20 @@ class Demo:
             raise RuntimeError("the sample people have no officer")
         return officer
 
+    def _chat_person(self, session: Session) -> Person:
+        """The staff member the console chat shows: the first one with a bound chat."""
+        person = (
+            session.exec(
+                select(Person)
+                .where(Person.role == Role.STAFF, col(Person.telegram_chat_id).is_not(None))
+                .order_by(col(Person.id))
+            ).first()
+            or session.exec(select(Person).where(Person.role == Role.STAFF)).first()
+        )
+        if person is None:  # the shipped sample has staff
+            raise RuntimeError("the sample people have no staff")
+        return person
+
     def monthly_cycle(self) -> None:
         """An officer sets the month's key work; the monthly cycle plans the prompts."""
         period = current_period(clock=self.clock, settings=self.settings)
@@ -255,7 +281,7 @@ class Demo:
             engine.dispose()
         self.console.print(
             _("%(officer)s set the key work of %(period)s.")
-            % {"officer": officer_name, "period": period}
+            % {"officer": officer_name, "period": format_month(period)}
         )
         self.console.print(
             _(
@@ -263,7 +289,7 @@ class Demo:
                 "%(unreachable)s people without a reachable channel."
             )
             % {
-                "period": period,
+                "period": format_month(period),
                 "prompts": format_number(result.prompts_created),
                 "deliveries": format_number(result.deliveries_created),
                 "unreachable": format_number(result.unreachable),
@@ -296,7 +322,10 @@ class Demo:
         finally:
             engine.dispose()
         self.console.print(
-            _("%(officer)s issued a special prompt to level:high: %(n)s people.")
+            _(
+                "%(officer)s issued a special prompt to the holders of high-risk posts "
+                "(level:high): %(n)s people."
+            )
             % {"officer": name, "n": format_number(count)}
         )
 
@@ -321,7 +350,9 @@ class Demo:
         )
         out = table(_("Deliveries"), _("Channel"), _("Status"), _("How many"))
         for (status, channel), n in sorted(counts.items()):
-            out.add_row(channel, status, format_number(n))
+            out.add_row(
+                _(Channel(channel).label), _(DeliveryStatus(status).label), format_number(n)
+            )
         self.console.print(out)
 
     async def conversation(self) -> None:
@@ -330,18 +361,11 @@ class Demo:
         try:
             with session_scope(engine) as session:
                 officer = self._officer(session)
-                person = (
-                    session.exec(
-                        select(Person)
-                        .where(Person.role == Role.STAFF, col(Person.telegram_chat_id).is_not(None))
-                        .order_by(col(Person.id))
-                    ).first()
-                    or session.exec(select(Person).where(Person.role == Role.STAFF)).first()
-                )
-                if person is None:  # the shipped sample has staff
-                    raise RuntimeError("the sample people have no staff")
+                person = self._chat_person(session)
                 staff_id, officer_id = person.staff_id, officer.staff_id
-            evidence = write_sample_evidence(Path(self.settings.DATA_DIR) / "整改会议纪要.pdf")
+            evidence = write_sample_evidence(
+                Path(self.settings.DATA_DIR) / _("correction meeting minutes.pdf")
+            )
             exchanges = await scripted_conversation(
                 settings=self.settings,
                 engine=engine,
@@ -502,7 +526,7 @@ class Demo:
             if first
             else _("The contract was re-signed after publication; the minutes are attached.")
         )
-        evidence = write_sample_evidence(Path(self.settings.DATA_DIR) / "整改报告.pdf")
+        evidence = write_sample_evidence(Path(self.settings.DATA_DIR) / _("correction report.pdf"))
         answer = await client.post(
             f"{link}/correction",
             data={"k": key.group(1), "description": text},
@@ -537,6 +561,7 @@ class Demo:
                 note=""
                 if accept
                 else _("The evidence does not show the tender results published."),
+                settings=self.settings,
             )
             self.console.print(
                 (
@@ -578,17 +603,93 @@ class Demo:
                 result = assess(session, period=period, settings=self.settings)
         finally:
             engine.dispose()
-        report = report_table(result)
-        # The full table is wider than a terminal: the demo shows the key columns
-        # (`riskprompt report` shows them all).
-        keep = [0, 1, 2, 4, 5, len(report.headers) - 3, len(report.headers) - 1]
-        out = table(report.title, *(report.headers[i] for i in keep))
-        for row in display_rows(report):
-            out.add_row(*(row[i] for i in keep))
-        self.console.print(out)
+        # The same table as `riskprompt report`: the columns that fit the terminal.
+        print_assessment(self.console, result, zone=self.settings.zone)
         chart = Path(self.settings.DATA_DIR).parent / f"report-{period}.png"
         chart.write_bytes(render_png(result))
         self.console.print(_("Chart: %(path)s") % {"path": chart}, highlight=False)
+
+    def what_next(self) -> None:
+        """How to go on exploring the demo's database with the other commands.
+
+        The commands are shell lines, each under a ``#`` comment saying what it
+        shows, so the block can be copied whole; none is wrapped, whatever the width.
+        """
+        period = current_period(clock=self.clock, settings=self.settings)
+        engine = self._engine()
+        try:
+            with session_scope(engine) as session:
+                officer = self._officer(session)
+                warned = session.exec(
+                    select(Warning)
+                    .where(col(Warning.status).in_(OPEN_STATES))
+                    .order_by(col(Warning.id))
+                ).first()
+                staff = (
+                    session.get(Person, warned.person_id) if warned is not None else None
+                ) or self._chat_person(session)
+                open_code = f"W{warned.id}" if warned is not None else ""
+                names = {
+                    "staff": (staff.staff_id, staff.name),
+                    "officer": (officer.staff_id, officer.name),
+                }
+        finally:
+            engine.dispose()
+        environment = {
+            f"{ENV_PREFIX}DATABASE_URL": self.settings.DATABASE_URL,
+            f"{ENV_PREFIX}DATA_DIR": str(self.settings.DATA_DIR),
+            f"{ENV_PREFIX}OUTBOX_DIR": str(self.settings.OUTBOX_DIR),
+        }
+        console = self.console
+        console.print(
+            _(
+                "The demo's database, files and outbox stay in %(folder)s/. To explore them, "
+                "point riskprompt at them in this shell:"
+            )
+            % {"folder": self.folder.as_posix()},
+            highlight=False,
+        )
+        for name, value in environment.items():
+            _print_command(console, _set_variable(name, value))
+        console.print(_("then try:"), highlight=False)
+        staff_id, staff_name = names["staff"]
+        officer_id, officer_name = names["officer"]
+        commands = [
+            (_("this month's risk prompts and their states"), f"prompts list --period {period}"),
+            (_("the warnings and where each stands"), "warnings list"),
+            (_("what was sent to whom, on which channel"), "deliveries list"),
+            (_("the assessment of the month, per person"), f"report --period {period} --by person"),
+            (
+                _("chat with the bot as %(name)s, whose warning %(code)s is still open")
+                % {"name": staff_name, "code": open_code}
+                if open_code
+                else _("chat with the bot as %(name)s") % {"name": staff_name},
+                f"chat --as {staff_id}",
+            ),
+            (
+                _("chat as the officer %(name)s, who issued the warnings") % {"name": officer_name},
+                f"chat --as {officer_id}",
+            ),
+            (
+                _("the web app; its API documentation at %(url)s")
+                % {"url": "http://127.0.0.1:8000/docs"},
+                "web --port 8000",
+            ),
+        ]
+        for comment, command in commands:
+            _print_command(console, f"# {comment}")
+            _print_command(console, f"riskprompt {command}")
+        if os.name != "nt":
+            console.print(_("or one command at a time:"), highlight=False)
+            database = f"{ENV_PREFIX}DATABASE_URL"
+            _print_command(
+                console, f"{database}={shlex.quote(environment[database])} riskprompt warnings list"
+            )
+        console.print(
+            _("`riskprompt demo` starts afresh each time: it deletes %(folder)s/ first.")
+            % {"folder": self.folder.as_posix()},
+            highlight=False,
+        )
 
     def show_messages(self) -> None:
         """One rendered message of each channel, as the file channel wrote it."""
@@ -599,7 +700,7 @@ class Demo:
             sample = next(iter(sorted(outbox.glob(f"*-{channel.value}.{ext}"))), None)
             if sample is None:
                 continue
-            self.console.print(Rule(_("One %(channel)s message") % {"channel": channel.value}))
+            self.console.print(Rule(_("One %(channel)s message") % {"channel": _(channel.label)}))
             self.console.print(_render_sample(sample), highlight=False, markup=False)
 
 
@@ -629,6 +730,18 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _set_variable(name: str, value: str) -> str:
+    """The shell line that sets an environment variable: POSIX shells, or PowerShell."""
+    if os.name == "nt":
+        return f'$env:{name} = "{value}"'
+    return f"export {name}={shlex.quote(value)}"
+
+
+def _print_command(console: Console, line: str) -> None:
+    """One line to copy, indented, never wrapped (a wrapped command does not paste)."""
+    console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_exchange(console: Console, exchange: Exchange) -> None:

@@ -28,7 +28,7 @@ from riskprompt.config.i18n import N_, _, ngettext, translator
 from riskprompt.config.settings import PLACEHOLDER_SECRET, Settings
 from riskprompt.logs import Redactor, secrets_of
 from riskprompt.models.db import current_revision, head_revision
-from riskprompt.models.people import Channel, Person
+from riskprompt.models.people import CHANNEL_LABELS, Channel, Person
 from riskprompt.notifications.channels import build_adapters, distinct_adapters
 from riskprompt.notifications.channels.base import Message, Outcome
 from riskprompt.notifications.links import (
@@ -397,11 +397,7 @@ def run_checks(settings: Settings, engine: Engine) -> list[Check]:
 
 # -- a test message -------------------------------------------------------------------------------
 
-CHANNEL_NAMES = {
-    Channel.TELEGRAM: N_("Telegram"),
-    Channel.SMS: N_("SMS"),
-    Channel.EMAIL: N_("Email"),
-}
+CHANNEL_NAMES = CHANNEL_LABELS  # one label map, in models/
 
 
 def doctor_message(person: Person, channel: Channel, address: str) -> Message:

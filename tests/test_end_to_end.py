@@ -31,9 +31,9 @@ from tests.standins.twilio import TwilioStandin
 BOUND = 10
 
 
-async def _cli(*args: str) -> str:
+async def _cli(*args: str, locale: str = "en") -> str:
     result = await asyncio.to_thread(
-        CliRunner().invoke, app, ["--locale", "en", *args], catch_exceptions=False
+        CliRunner().invoke, app, ["--locale", locale, *args], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
     return result.output
@@ -56,7 +56,8 @@ async def test_cycle_and_dispatch_deliver_the_demo_catalogue_through_the_stand_i
         monkeypatch.setenv(f"RISKPROMPT_{name}", str(value))
 
     await _cli("import", "catalog", str(SAMPLE_DIR / "catalog.csv"))
-    await _cli("import", "people", str(SAMPLE_DIR / "people.csv"))
+    # the sample people have no language of their own: they take the configured one
+    await _cli("import", "people", str(SAMPLE_DIR / "people.csv"), locale="zh_CN")
     with Session(engine) as session:
         people = session.exec(select(Person).order_by(col(Person.id))).all()
         chatty = [p for p in people if p.channels.startswith("telegram")][:BOUND]

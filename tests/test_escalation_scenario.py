@@ -80,7 +80,9 @@ class Scripted:
     accept: int | None = None
     reject: int | None = None
     withdraw: int | None = None
-    # what must follow, in days after issue: (action, colour after it)
+    # what must follow: (action, the day after issue at whose end it falls due); a
+    # deadline is the end of a whole day (23:59:59 in Shanghai), so each step is
+    # taken by the first hourly tick after it, at 00:00 the next day
     steps: tuple[tuple[str, int], ...] = ()
     colour_at_end: str = ""
     outcome: str = "open"  # on_time, late, open, withdrawn
@@ -92,7 +94,7 @@ SCRIPT = [
     Scripted(
         "yellow",
         5,
-        steps=((R, 2), (R, 4), (E, 5), (R, 12), (R, 14), (E, 15), (R, 17), (R, 19), (F, 20)),
+        steps=((R, 2), (R, 4), (E, 5), (R, 13), (R, 15), (E, 16), (R, 19), (R, 21), (F, 22)),
         colour_at_end="red",
     ),
     # corrected at once, accepted: nothing follows
@@ -102,7 +104,7 @@ SCRIPT = [
         "orange",
         8,
         acknowledge=24,
-        steps=((R, 5), (R, 7), (E, 8), (R, 10), (R, 12), (F, 13)),
+        steps=((R, 5), (R, 7), (E, 8), (R, 11), (R, 13), (F, 14)),
         colour_at_end="red",
     ),
     # red, reminded once, corrected and accepted on the last day
@@ -134,14 +136,15 @@ SCRIPT = [
     Scripted("orange", 6, withdraw=24, colour_at_end="orange", outcome="withdrawn"),
     # red and silent: flagged
     Scripted("red", 7, steps=((R, 4), (R, 6), (F, 7)), colour_at_end="red"),
-    # default deadline: escalated late in the month, one orange reminder inside it
-    Scripted("yellow", 15, steps=((R, 12), (R, 14), (E, 15), (R, 22)), colour_at_end="orange"),
-    # a 3-day orange: no "3 days before" reminder, acknowledged, then silent
+    # default deadline: escalated late in the month, its orange reminders after it
+    Scripted("yellow", 15, steps=((R, 12), (R, 14), (E, 15)), colour_at_end="orange"),
+    # a 3-day orange, acknowledged, then silent: "3 days before" is the end of the day
+    # it was issued
     Scripted(
         "orange",
         3,
         acknowledge=1,
-        steps=((R, 2), (E, 3), (R, 5), (R, 7), (F, 8)),
+        steps=((R, 0), (R, 2), (E, 3), (R, 6), (R, 8), (F, 9)),
         colour_at_end="red",
     ),
 ]
@@ -332,7 +335,7 @@ def test_a_month_of_reminders_escalations_and_the_report(
     session.expire_all()
     final = [session.get(Warning, w.id) for w in warnings if w is not None]
 
-    # every step once, at its hour (all steps fall at 09:00 on their day)
+    # every step once, at its hour (all steps fall at 00:00 after the end of their day)
     for j, (script, warning) in enumerate(zip(SCRIPT, final, strict=True)):
         events = session.exec(
             select(AuditEvent.action, AuditEvent.at)
@@ -344,9 +347,9 @@ def test_a_month_of_reminders_escalations_and_the_report(
             .order_by(col(AuditEvent.id))
         ).all()
         expected = [
-            (action, START + timedelta(days=j + day))
+            (action, START + timedelta(days=j + day, hours=15))
             for action, day in script.steps
-            if j + day <= DAYS
+            if (j + day) * 24 + 15 <= DAYS * 24
         ]
         assert [(a, at) for a, at in events] == expected, f"warning {j}"
         assert warning.colour == WarningColour(script.colour_at_end), f"warning {j}"

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 import pytest
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
@@ -533,8 +533,13 @@ def when(moment: datetime, width: str) -> str:
 
 
 def deadline_words(world: World, channel: str) -> str:
-    """The current deadline as the addressee's channel writes it (SMS: the short form)."""
-    return when(world.current_deadline(), "short" if channel == "sms" else "medium")
+    """The current deadline as the addressee's channel writes it (SMS: the short form;
+    the email, a formal notice, gives a deadline that ends its day as the date alone)."""
+    deadline = world.current_deadline()
+    local = deadline.astimezone(load_settings().zone)
+    if channel == "email" and (local.hour, local.minute) == (23, 59):
+        return format_date(local.date(), "long", locale="zh_CN")
+    return when(deadline, "short" if channel == "sms" else "medium")
 
 
 Told = Callable[[World], dict[str, list[tuple[str, list[str]]]]]
@@ -629,7 +634,7 @@ ACTIONS = {
         "reject",
         correction_waiting,
         state={
-            "status": "acknowledged",
+            "status": "returned",
             "colour": "yellow",
             "acknowledged": True,
             "deadline moved": False,
@@ -639,7 +644,7 @@ ACTIONS = {
             (
                 "warning.rejected",
                 {
-                    "status": "acknowledged",
+                    "status": "returned",
                     **YELLOW,
                     "rectification": "<varies>",
                     "note": REJECT_REASON,

@@ -1,11 +1,19 @@
-"""The ``riskprompt`` command line (typer)."""
+"""The ``riskprompt`` command line (typer).
+
+Importing the package puts typer's and click's own words (``Usage:``, the panel
+titles, the error messages) through our catalogue, in whatever locale is current
+when they are shown: see :mod:`riskprompt.cli.framework_i18n`.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
+from riskprompt.cli.framework_i18n import install as install_framework_words
 from riskprompt.config.i18n import set_locale
+
+install_framework_words()
 
 
 def _locale_from_argv(argv: list[str]) -> str | None:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors
 from riskprompt.config.i18n import N_, _, format_number, ngettext
 from riskprompt.context import AppContext
@@ -126,25 +127,8 @@ def verify(
     raise typer.Exit(1)
 
 
-def parse_day(value: str, option: str) -> date:
-    """A ``YYYY-MM-DD`` day given to ``option``.
-
-    Raises:
-        InvalidInput: it is not such a day.
-    """
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            N_("%(option)s: not a date %(value)r: write it as YYYY-MM-DD, e.g. 2026-12-24"),
-            option=option,
-            value=value,
-        ) from None
-
-
-def _span(context: AppContext, first: str, last: str) -> tuple[datetime, datetime]:
-    """From the start of day ``first`` to the end of day ``last`` in the configured zone."""
-    start_day, end_day = parse_day(first, "--from"), parse_day(last, "--to")
+def _span(context: AppContext, start_day: date, end_day: date) -> tuple[datetime, datetime]:
+    """From the start of day ``start_day`` to the end of day ``end_day`` in the configured zone."""
     if end_day < start_day:
         raise InvalidInput(
             N_("--to %(end)s is before --from %(start)s"), start=start_day, end=end_day
@@ -201,12 +185,20 @@ def export(
         Path, typer.Argument(help=_("The file to write: .csv or .json."), show_default=False)
     ],
     first: Annotated[
-        str,
-        typer.Option("--from", help=_("First day, YYYY-MM-DD (in the configured time zone).")),
+        date,
+        params.option(
+            "--from",
+            read=params.day,
+            help=_("First day, YYYY-MM-DD (in the configured time zone)."),
+        ),
     ],
     last: Annotated[
-        str,
-        typer.Option("--to", help=_("Last day, YYYY-MM-DD (included).")),
+        date,
+        params.option(
+            "--to",
+            read=params.day,
+            help=_("Last day, YYYY-MM-DD (included)."),
+        ),
     ],
 ) -> None:
     """Write the audit records of a span of days to FILE (.csv or .json)."""

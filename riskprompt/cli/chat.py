@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
+import functools
+import os
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -12,14 +16,17 @@ import typer
 
 from riskprompt.bot.binding import bot_username, invite
 from riskprompt.bot.console import ConsoleBot, ConsoleChat, ConsoleError
-from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.cli import params
+from riskprompt.cli.common import INTERRUPTED, app_context, reports_errors
 from riskprompt.config.i18n import N_, _, format_when
 from riskprompt.context import AppContext
 from riskprompt.models.queries import get_person
 
 
-def register(app: typer.Typer, people_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     """Add ``chat`` to ``app`` and ``invite`` to the ``people`` commands."""
+    from riskprompt.cli.catalogue import people_app
+
     app.command(
         "chat", help=_("Chat with the bot in this terminal as a person (no Telegram needed).")
     )(chat)
@@ -31,7 +38,7 @@ def register(app: typer.Typer, people_app: typer.Typer) -> None:
 @reports_errors
 def people_invite(
     ctx: typer.Context,
-    staff_id: Annotated[str, typer.Argument(help=_("Staff ID (工号)."), show_default=False)],
+    staff_id: Annotated[str, params.argument(read=params.person, help=_("Staff ID (工号)."))],
     days: Annotated[
         int, typer.Option("--days", min=1, max=90, help=_("Days the link stays valid."))
     ] = 7,
@@ -72,11 +79,62 @@ def people_invite(
     if invitation.queued_on is not None:
         out.print(
             _("The link is queued by %(channel)s; the dispatcher sends it.")
-            % {"channel": invitation.queued_on.value},
+            % {"channel": _(invitation.queued_on.label)},
             highlight=False,
         )
     elif invitation.link:
         out.print(_("No SMS or email reaches this person: hand them the link."))
+
+
+def typed_lines() -> asyncio.Queue[str | None]:
+    """The lines typed on stdin, then None at its end, read by a daemon thread.
+
+    Not ``asyncio.to_thread(sys.stdin.readline)``: ``asyncio.run`` waits for its
+    executor's threads, so after Ctrl-C the chat would hang until Enter is pressed.
+    A daemon thread reading the descriptor (no buffered object's lock held) is left
+    behind when the process ends.  A stdin without a descriptor (a test runner's) is
+    read line by line.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(item: str | None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: the chat has ended
+            pass
+
+    def read_descriptor(fd: int) -> None:
+        encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        pending = ""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            pending += decoder.decode(chunk, final=not chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                put(line + "\n")
+            if not chunk:
+                if pending:
+                    put(pending)
+                put(None)
+                return
+
+    def read_stream() -> None:
+        for line in iter(sys.stdin.readline, ""):
+            put(line)
+        put(None)
+
+    try:
+        fd: int | None = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    target = read_stream if fd is None else functools.partial(read_descriptor, fd)
+    threading.Thread(target=target, name="console-stdin", daemon=True).start()
+    return queue
 
 
 CONSOLE_HELP = N_(
@@ -90,12 +148,20 @@ CONSOLE_HELP = N_(
 def chat(
     ctx: typer.Context,
     staff_id: Annotated[
-        str, typer.Option("--as", help=_("Staff ID (工号) to chat as."), show_default=False)
+        str, params.option("--as", read=params.person, help=_("Staff ID (工号) to chat as."))
     ],
 ) -> None:
-    """Chat with the bot in the terminal, through an in-process Bot API emulator."""
+    """Chat with the bot in the terminal, through an in-process Bot API emulator.
+
+    Ctrl-C ends the chat at once (the console still unbinds what it bound): one line
+    on stderr, exit code 130.
+    """
     context = app_context(ctx)
-    asyncio.run(_converse(context, staff_id))
+    try:
+        asyncio.run(_converse(context, staff_id))
+    except KeyboardInterrupt:
+        context.err.print(_("Chat ended."), highlight=False, markup=False)
+        raise typer.Exit(INTERRUPTED) from None
 
 
 async def _converse(context: AppContext, staff_id: str) -> None:
@@ -111,9 +177,10 @@ async def _converse(context: AppContext, staff_id: str) -> None:
         )
         out.print(_(CONSOLE_HELP), markup=False, highlight=False)
         out.print(person_chat.greeting, markup=False, highlight=False)
+        lines = typed_lines()
         while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
+            line = await lines.get()
+            if line is None:
                 break
             text = line.strip()
             if text in ("/quit", "/exit"):

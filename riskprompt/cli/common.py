@@ -17,6 +17,9 @@ from riskprompt.models.errors import DomainError
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: The exit code of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
 
 def app_context(ctx: typer.Context) -> AppContext:
     """The context built by the root callback."""

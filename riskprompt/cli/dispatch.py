@@ -16,15 +16,16 @@ import typer
 from babel.dates import format_datetime
 from sqlalchemy import Engine
 
+from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.config.i18n import N_, _, babel_locale, format_number, ngettext
+from riskprompt.cli.listing import Column, FormatOption, Listing, WideOption, is_table, show
+from riskprompt.config.i18n import _, babel_locale, format_number, ngettext
 from riskprompt.config.settings import Settings
 from riskprompt.logs import configure_logging
 from riskprompt.models.clock import Clock
-from riskprompt.models.errors import InvalidInput
 from riskprompt.models.listings import count_deliveries, page_deliveries
-from riskprompt.models.people import Channel
-from riskprompt.models.prompts import DeliveryStatus
+from riskprompt.models.people import CHANNEL_LABELS, Channel
+from riskprompt.models.prompts import DELIVERY_STATUS_LABELS, DeliveryStatus
 from riskprompt.models.queries import get_person
 from riskprompt.notifications.dispatcher import Dispatcher, DispatchStats
 
@@ -34,18 +35,8 @@ deliveries_app = typer.Typer(
     help=_("The outbox: deliveries and what came of them."), no_args_is_help=True
 )
 
-STATUS_LABELS: dict[DeliveryStatus, str] = {
-    DeliveryStatus.PENDING: N_("pending"),
-    DeliveryStatus.SENDING: N_("sending"),
-    DeliveryStatus.SENT: N_("sent"),
-    DeliveryStatus.FAILED: N_("failed"),
-    DeliveryStatus.CANCELLED: N_("cancelled"),
-}
-CHANNEL_LABELS: dict[Channel, str] = {
-    Channel.TELEGRAM: N_("Telegram"),
-    Channel.SMS: N_("SMS"),
-    Channel.EMAIL: N_("Email"),
-}
+#: The label maps live in models/ (one per enum); these names stay for the importers.
+STATUS_LABELS = DELIVERY_STATUS_LABELS
 
 
 def register(app: typer.Typer) -> None:
@@ -148,15 +139,6 @@ def _when(value: datetime | None, zone: ZoneInfo) -> str:
     return format_datetime(value, "short", tzinfo=zone, locale=babel_locale())
 
 
-def _parse_channel(value: str | None) -> Channel | None:
-    if not value:
-        return None
-    channels = Channel.parse_list(value)
-    if len(channels) != 1:
-        raise InvalidInput(N_("name one channel: telegram, sms or email"))
-    return channels[0]
-
-
 @deliveries_app.command(
     "list", help=_("List the newest deliveries, then the counts by status and channel.")
 )
@@ -168,24 +150,19 @@ def deliveries_list(
         typer.Option("--failed", help=_("Only the failed ones (no channel reached).")),
     ] = False,
     channel: Annotated[
-        str | None,
-        typer.Option("--channel", help=_("telegram, sms or email."), show_default=False),
+        Channel | None,
+        params.option("--channel", read=params.channel, help=_("telegram, sms or email.")),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("How many of the newest to list."))
     ] = 50,
-    viewer: Annotated[
-        str | None,
-        typer.Option(
-            "--as",
-            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
-            show_default=False,
-        ),
-    ] = None,
+    viewer: params.ViewerOption = None,
+    wide: WideOption = False,
+    output: FormatOption = None,
 ) -> None:
     """List the newest deliveries, then the counts by status and channel."""
     context = app_context(ctx)
-    only = _parse_channel(channel)
+    only = channel
     zone = context.settings.zone
     with context.session() as session:
         looking = get_person(session, staff_id=viewer) if viewer else None
@@ -193,34 +170,44 @@ def deliveries_list(
             session, viewer=looking, failed_only=failed, channel=only, limit=limit
         ).rows
         counts = count_deliveries(session, viewer=looking, failed_only=failed, channel=only)
-    out = table(
+    listing = Listing(
         _("Failed deliveries") if failed else _("Deliveries"),
-        _("ID"),
-        _("Person"),
-        _("Channel"),
-        _("Status"),
-        _("Attempts"),
-        _("Due"),
-        _("Sent"),
-        _("Provider ID"),
-        _("Last error"),
+        [
+            Column("id", _("ID")),
+            Column("person", _("Person")),
+            Column("channel", _("Channel")),
+            Column("status", _("Status")),
+            Column("sent", _("Sent"), keep=1),
+            Column("due", _("Due"), keep=3),
+            Column("attempts", _("Attempts"), keep=2, numeric=True),
+            # The error is what an officer acts on: it wraps, it is never cut.
+            Column("last_error", _("Last error"), keep=4, wraps=True),
+            Column("provider_id", _("Provider ID"), keep=5),
+        ],
+        zone,
     )
-    out.columns[-1].overflow = "fold"  # the error is what an officer acts on: never cut it
     for row in rows:
         delivery, person = row.delivery, row.person
-        out.add_row(
+        listing.add(
             str(delivery.id),
             f"{person.name} ({person.staff_id})",
             _(CHANNEL_LABELS[Channel(delivery.channel)]),
             _(STATUS_LABELS[delivery.status]),
-            format_number(delivery.attempts),
-            _when(delivery.due_at, zone),
-            _when(delivery.sent_at, zone),
-            delivery.provider_message_id or "",
+            delivery.sent_at,
+            delivery.due_at,
+            delivery.attempts,
             delivery.last_error or "",
+            delivery.provider_message_id or "",
         )
     console = context.console
-    console.print(out)
+    total = sum(counts.values())
+    footer = ngettext(
+        "Listed %(shown)s of %(n)s delivery.", "Listed %(shown)s of %(n)s deliveries.", total
+    ) % {"shown": format_number(len(rows)), "n": format_number(total)}
+    if not is_table(output, console):
+        show(listing, console, form=output, err=context.err, notes=[footer])
+        return
+    show(listing, console, wide=wide, form=output)
 
     channels = [c for c in Channel if any(key[1] == c.value for key in counts)]
     summary = table(
@@ -237,10 +224,4 @@ def deliveries_list(
             )
     if counts:
         console.print(summary)
-    total = sum(counts.values())
-    console.print(
-        ngettext(
-            "Listed %(shown)s of %(n)s delivery.", "Listed %(shown)s of %(n)s deliveries.", total
-        )
-        % {"shown": format_number(len(rows)), "n": format_number(total)}
-    )
+    console.print(footer, highlight=False)

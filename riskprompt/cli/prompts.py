@@ -8,17 +8,20 @@ from typing import Annotated
 
 import typer
 
+from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.cli.dispatch import CHANNEL_LABELS
+from riskprompt.cli.listing import Column, FormatOption, Listing, WideOption, show
 from riskprompt.config.i18n import N_, _, format_number, format_when, ngettext
 from riskprompt.context import AppContext
 from riskprompt.models.cancel import Cancellation, cancel_prompts
 from riskprompt.models.errors import InvalidInput
 from riskprompt.models.listings import count_prompts, list_focus, page_prompts
 from riskprompt.models.monthly import set_focus
-from riskprompt.models.periods import current_period, parse_period
+from riskprompt.models.people import CHANNEL_LABELS
+from riskprompt.models.periods import current_period
 from riskprompt.models.prompts import BroadcastStatus, PromptKind, PromptStatus
 from riskprompt.models.queries import get_person, resolve_unit
+from riskprompt.models.targets import describe_target
 from riskprompt.notifications.planning import (
     Reach,
     issue_and_expand,
@@ -33,43 +36,11 @@ prompts_app = typer.Typer(
     help=_("Risk prompts (风险提示) and where they stand."), no_args_is_help=True
 )
 
-_AT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
-
-
-def parse_at(value: str, context: AppContext) -> datetime:
-    """``YYYY-MM-DD HH:MM`` read in the configured time zone, as an aware moment.
-
-    Raises:
-        InvalidInput: another format.
-    """
-    text = value.strip()
-    for pattern in _AT_FORMATS:
-        try:
-            naive = datetime.strptime(text, pattern)
-        except ValueError:
-            continue
-        return naive.replace(tzinfo=context.settings.zone)
-    raise InvalidInput(
-        N_("not a time %(value)r: write it as YYYY-MM-DD HH:MM, e.g. 2026-12-24 09:00"),
-        value=value,
-    )
-
 
 def _when(context: AppContext, moment: datetime | None) -> str:
     if moment is None:
         return ""
     return format_when(moment, context.settings.zone)
-
-
-def _parse_status(value: str | None) -> PromptStatus | None:
-    if value is None:
-        return None
-    try:
-        return PromptStatus(value.strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            N_("unknown status %(value)r: use open, acknowledged or cancelled"), value=value
-        ) from None
 
 
 @focus_app.command(
@@ -78,17 +49,15 @@ def _parse_status(value: str | None) -> PromptStatus | None:
 @reports_errors
 def focus_set(
     ctx: typer.Context,
-    period: Annotated[str, typer.Argument(help=_("Period, YYYY-MM."), show_default=False)],
+    period: Annotated[str, params.argument(read=params.period, help=_("Period, YYYY-MM."))],
     text: Annotated[str, typer.Argument(help=_("The key work."), show_default=False)],
     actor: Annotated[
         str,
-        typer.Option("--as", help=_("Staff ID of the officer setting it."), show_default=False),
+        params.option("--as", read=params.person, help=_("Staff ID of the officer setting it.")),
     ],
     unit: Annotated[
         str | None,
-        typer.Option(
-            "--unit", help=_("Unit id or name (default: every unit)."), show_default=False
-        ),
+        params.option("--unit", read=params.unit, help=_("Unit id or name (default: every unit).")),
     ] = None,
 ) -> None:
     """Set the month's key work, for every unit or for one unit and its sub-units."""
@@ -117,23 +86,35 @@ def focus_set(
 def focus_list(
     ctx: typer.Context,
     period: Annotated[
-        str | None, typer.Option("--period", help=_("Period, YYYY-MM."), show_default=False)
+        str | None, params.option("--period", read=params.period, help=_("Period, YYYY-MM."))
     ] = None,
+    wide: WideOption = False,
+    output: FormatOption = None,
 ) -> None:
     """List the key work set, newest period first."""
     context = app_context(ctx)
     with context.session() as session:
         rows = list_focus(session, period=period)
-    out = table(_("Key work"), _("Period"), _("Unit"), _("Key work"), _("Set by"), _("Updated"))
+    listing = Listing(
+        _("Key work"),
+        [
+            Column("period", _("Period")),
+            Column("unit", _("Unit")),
+            Column("text", _("Key work"), wraps=True),
+            Column("set_by", _("Set by"), keep=1),
+            Column("updated", _("Updated"), keep=2),
+        ],
+        context.settings.zone,
+    )
     for row in rows:
-        out.add_row(
+        listing.add(
             row.focus.period,
             row.unit or _("every unit"),
             row.focus.text,
             row.set_by,
-            _when(context, row.focus.updated_at),
+            row.focus.updated_at,
         )
-    context.console.print(out)
+    show(listing, context.console, wide=wide, form=output, err=context.err)
 
 
 #: A dry run lists the people reached when there are at most this many (or with --wide).
@@ -143,7 +124,7 @@ DryRunOption = Annotated[
     bool,
     typer.Option("--dry-run", help=_("Show whom it would reach, on which channel; write nothing.")),
 ]
-WideOption = Annotated[
+ReachWideOption = Annotated[
     bool, typer.Option("--wide", help=_("With --dry-run: list every person, however many."))
 ]
 
@@ -205,12 +186,12 @@ def cycle_run(
     ctx: typer.Context,
     period: Annotated[
         str | None,
-        typer.Option(
-            "--period", help=_("Period, YYYY-MM (default: this month)."), show_default=False
+        params.option(
+            "--period", read=params.period, help=_("Period, YYYY-MM (default: this month).")
         ),
     ] = None,
     dry_run: DryRunOption = False,
-    wide: WideOption = False,
+    wide: ReachWideOption = False,
     force: Annotated[
         bool,
         typer.Option("--force", help=_("Plan a period more than one month ahead all the same.")),
@@ -218,11 +199,7 @@ def cycle_run(
 ) -> None:
     """Plan the month's risk prompts and queue their deliveries (safe to run again)."""
     context = app_context(ctx)
-    chosen = (
-        parse_period(period)
-        if period
-        else current_period(clock=context.clock, settings=context.settings)
-    )
+    chosen = period or current_period(clock=context.clock, settings=context.settings)
     console = context.console
     if dry_run:
         with context.session() as session:
@@ -253,41 +230,40 @@ def cycle_run(
 def remind(
     ctx: typer.Context,
     actor: Annotated[
-        str,
-        typer.Option("--as", help=_("Staff ID of the issuing officer."), show_default=False),
+        str, params.option("--as", read=params.person, help=_("Staff ID of the issuing officer."))
     ],
     to: Annotated[
         str,
-        typer.Option(
+        params.option(
             "--to",
+            read=params.target,
             help=_(
                 "Target: person:STAFF_ID, post:ID, unit:ID (unit:ID+ with sub-units), "
                 "level:high|medium|low or all."
             ),
-            show_default=False,
         ),
     ],
     text: Annotated[str, typer.Option("--text", help=_("What to say."), show_default=False)],
     at: Annotated[
-        str | None,
-        typer.Option(
+        datetime | None,
+        params.option(
             "--at",
+            read=params.moment,
             help=_("When to send it, YYYY-MM-DD HH:MM in the configured time zone (default: now)."),
-            show_default=False,
         ),
     ] = None,
     no_ack: Annotated[
         bool, typer.Option("--no-ack", help=_("Ask for no acknowledgement."))
     ] = False,
     dry_run: DryRunOption = False,
-    wide: WideOption = False,
+    wide: ReachWideOption = False,
     force: Annotated[
         bool, typer.Option("--force", help=_("A time in the past: send it now all the same."))
     ] = False,
 ) -> None:
     """Issue a special prompt (特别提示), now or at a given time."""
     context = app_context(ctx)
-    when = parse_at(at, context) if at else None
+    when = at
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
         if dry_run:
@@ -305,7 +281,10 @@ def remind(
             session.rollback()
             context.console.print(
                 _("Special prompt to %(target)s, at %(when)s:")
-                % {"target": to, "when": _when(context, reach.due_at)},
+                % {
+                    "target": describe_target(session, to, _),
+                    "when": _when(context, reach.due_at),
+                },
                 highlight=False,
             )
             print_reach(context, reach, wide=wide)
@@ -328,13 +307,13 @@ def remind(
                 broadcast.prompt_count,
             ) % {
                 "id": broadcast.id,
-                "target": broadcast.target,
+                "target": describe_target(session, broadcast.target, _),
                 "n": format_number(broadcast.prompt_count),
             }
         else:
             message = _("Special prompt %(id)s to %(target)s scheduled for %(when)s.") % {
                 "id": broadcast.id,
-                "target": broadcast.target,
+                "target": describe_target(session, broadcast.target, _),
                 "when": _when(context, broadcast.due_at),
             }
     context.console.print(message, highlight=False)
@@ -345,31 +324,28 @@ def remind(
 def prompts_list(
     ctx: typer.Context,
     period: Annotated[
-        str | None, typer.Option("--period", help=_("Period, YYYY-MM."), show_default=False)
+        str | None, params.option("--period", read=params.period, help=_("Period, YYYY-MM."))
     ] = None,
     status: Annotated[
-        str | None,
-        typer.Option("--status", help=_("open, acknowledged or cancelled."), show_default=False),
+        PromptStatus | None,
+        params.option(
+            "--status", read=params.prompt_status, help=_("open, acknowledged or cancelled.")
+        ),
     ] = None,
     unit: Annotated[
         str | None,
-        typer.Option("--unit", help=_("Unit id or name of the readers."), show_default=False),
+        params.option("--unit", read=params.unit, help=_("Unit id or name of the readers.")),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("Show at most this many prompts."))
     ] = 50,
-    viewer: Annotated[
-        str | None,
-        typer.Option(
-            "--as",
-            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
-            show_default=False,
-        ),
-    ] = None,
+    viewer: params.ViewerOption = None,
+    wide: WideOption = False,
+    output: FormatOption = None,
 ) -> None:
     """List risk prompts, newest first, with counts by status."""
     context = app_context(ctx)
-    wanted = _parse_status(status)
+    wanted = status
     with context.session() as session:
         unit_id = resolve_unit(session, ref=unit).id if unit else None
         looking = get_person(session, staff_id=viewer) if viewer else None
@@ -379,48 +355,43 @@ def prompts_list(
         counted = count_prompts(
             session, viewer=looking, period=period, status=wanted, unit_id=unit_id
         )
-    out = table(
+    listing = Listing(
         _("Prompts"),
-        _("ID"),
-        _("Person"),
-        _("Post"),
-        _("Period / kind"),
-        _("Status"),
-        _("Created"),
-        _("Acknowledged"),
+        [
+            Column("id", _("ID")),
+            Column("person", _("Person")),
+            Column("status", _("Status")),
+            Column("period", _("Period / kind"), keep=1),
+            Column("post", _("Post"), keep=2, wraps=True),
+            Column("acknowledged", _("Acknowledged"), keep=3),
+            Column("created", _("Created"), keep=4),
+        ],
+        context.settings.zone,
     )
-    kinds = {PromptKind.MONTHLY: _("monthly"), PromptKind.SPECIAL: _("special")}
-    statuses = {
-        PromptStatus.OPEN: _("open"),
-        PromptStatus.ACKNOWLEDGED: _("acknowledged"),
-        PromptStatus.CANCELLED: _("cancelled"),
-    }
+    kinds = {kind: _(kind.label) for kind in PromptKind}
+    statuses = {status: _(status.label) for status in PromptStatus}
     for row in page.rows:
         prompt = row.prompt
-        out.add_row(
-            str(prompt.id),
+        listing.add(
+            f"P{prompt.id}",
             f"{row.person.name} ({row.person.staff_id})",
-            row.post_name or "",
-            f"{prompt.period or ''} {kinds[prompt.kind]}".strip(),
             statuses[prompt.status],
-            _when(context, prompt.created_at),
-            _when(context, prompt.acknowledged_at),
+            f"{prompt.period or ''} {kinds[prompt.kind]}".strip(),
+            row.post_name or "",
+            prompt.acknowledged_at,
+            prompt.created_at,
         )
-    context.console.print(out)
-    counts = ", ".join(f"{statuses[s]} {format_number(n)}" for s, n in counted.items())
-    context.console.print(
-        ngettext(
-            "%(total)s prompt (%(counts)s); showing %(shown)s",
-            "%(total)s prompts (%(counts)s); showing %(shown)s",
-            page.total,
-        )
-        % {
-            "total": format_number(page.total),
-            "counts": counts,
-            "shown": format_number(len(page.rows)),
-        },
-        highlight=False,
-    )
+    counts = _(", ").join(f"{statuses[s]} {format_number(n)}" for s, n in counted.items())
+    total = ngettext(
+        "%(total)s prompt (%(counts)s); showing %(shown)s",
+        "%(total)s prompts (%(counts)s); showing %(shown)s",
+        page.total,
+    ) % {
+        "total": format_number(page.total),
+        "counts": counts,
+        "shown": format_number(len(page.rows)),
+    }
+    show(listing, context.console, wide=wide, form=output, err=context.err, notes=[total])
 
 
 def _cancellation_lines(outcome: Cancellation) -> list[str]:
@@ -453,7 +424,8 @@ def _cancellation_lines(outcome: Cancellation) -> list[str]:
 def prompts_cancel(
     ctx: typer.Context,
     actor: Annotated[
-        str, typer.Option("--as", help=_("Staff ID of the officer cancelling."), show_default=False)
+        str,
+        params.option("--as", read=params.person, help=_("Staff ID of the officer cancelling.")),
     ],
     reason: Annotated[
         str,
@@ -463,26 +435,28 @@ def prompts_cancel(
     ],
     period: Annotated[
         str | None,
-        typer.Option(
-            "--period", help=_("The monthly prompts of this period, YYYY-MM."), show_default=False
+        params.option(
+            "--period",
+            read=params.period,
+            help=_("The monthly prompts of this period, YYYY-MM."),
         ),
     ] = None,
     special: Annotated[
-        str | None,
-        typer.Option(
+        int | None,
+        params.option(
             "--special",
+            read=params.special_id,
             help=_("The prompts of this special prompt (B12 or 12)."),
-            show_default=False,
         ),
     ] = None,
     person: Annotated[
         str | None,
-        typer.Option("--person", help=_("Only this person (staff ID)."), show_default=False),
+        params.option("--person", read=params.person, help=_("Only this person (staff ID).")),
     ] = None,
     unit: Annotated[
         str | None,
-        typer.Option(
-            "--unit", help=_("Only this unit (id or name) and its sub-units."), show_default=False
+        params.option(
+            "--unit", read=params.unit, help=_("Only this unit (id or name) and its sub-units.")
         ),
     ] = None,
     yes: Annotated[

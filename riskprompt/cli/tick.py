@@ -16,9 +16,9 @@ import typer
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
+from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors
 from riskprompt.cli.dispatch import _configure_logging, _dispatch, _stats_line
-from riskprompt.cli.prompts import parse_at
 from riskprompt.config.i18n import _, format_number
 from riskprompt.config.settings import Settings
 from riskprompt.context import AppContext
@@ -94,14 +94,14 @@ def follow_up_line(stats: FollowUpStats) -> str:
 def tick(
     ctx: typer.Context,
     at: Annotated[
-        str | None,
-        typer.Option(
+        datetime | None,
+        params.option(
             "--at",
+            read=params.moment,
             help=_(
                 "Run as if it were this moment, YYYY-MM-DD HH:MM in the configured time zone "
                 "(default: now)."
             ),
-            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -109,7 +109,7 @@ def tick(
     context = app_context(ctx)
     _configure_logging(logging.WARNING, context.settings)
     settings = context.settings
-    clock: Clock = FixedClock(parse_at(at, context)) if at else context.clock
+    clock: Clock = FixedClock(at) if at else context.clock
     engine = context.ready_engine()
     console = context.console
     # The same locks as the scheduler's ticks: another instance doing this work now

@@ -17,9 +17,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlmodel import Session
 
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.config.i18n import _, current_locale, format_number, ngettext
+from riskprompt.cli.common import INTERRUPTED, app_context, reports_errors, table
+from riskprompt.config.i18n import _, current_locale, format_number, ngettext, pgettext
 from riskprompt.context import AppContext
 from riskprompt.models.exporting import export_catalog, export_people
 from riskprompt.models.importing import (
@@ -95,34 +96,59 @@ def progress_bar(console: Console) -> Iterator[ProgressCallback]:
 def _run_import(
     context: AppContext, kind: str, file: Path, sheet: str | None, dry_run: bool
 ) -> None:
-    with context.session() as session, progress_bar(context.console) as progress:
-        if kind == "catalog":
-            result = import_catalog(
-                session,
-                path=file,
-                clock=context.clock,
-                sheet=sheet,
-                dry_run=dry_run,
-                source=str(file),
-                progress=progress,
-            )
-        else:
-            result = import_people(
-                session,
-                path=file,
-                clock=context.clock,
-                zone=context.settings.zone,
-                default_locale=context.settings.LOCALE,
-                default_timezone=context.settings.TIMEZONE,
-                sheet=sheet,
-                dry_run=dry_run,
-                source=str(file),
-                progress=progress,
-            )
+    """Import ``file`` in one transaction; Ctrl-C before it is committed writes nothing.
+
+    The progress bar is drawn on stderr (stdout keeps the summary alone).
+    """
+    imported = False
+    try:
+        with context.session() as session, progress_bar(context.err) as progress:
+            result = _import(context, session, kind, file, sheet, dry_run, progress)
+            imported = True
+    except KeyboardInterrupt:
+        if imported:  # interrupted while committing: what was written is not known here
+            raise
+        context.err.print(
+            _("Import cancelled: nothing was written."), highlight=False, markup=False
+        )
+        raise typer.Exit(INTERRUPTED) from None
     if not result.ok:
         _report_problems(context, result)
         raise typer.Exit(1)
     _report_counts(context, result)
+
+
+def _import(
+    context: AppContext,
+    session: Session,
+    kind: str,
+    file: Path,
+    sheet: str | None,
+    dry_run: bool,
+    progress: ProgressCallback,
+) -> ImportResult:
+    if kind == "catalog":
+        return import_catalog(
+            session,
+            path=file,
+            clock=context.clock,
+            sheet=sheet,
+            dry_run=dry_run,
+            source=str(file),
+            progress=progress,
+        )
+    return import_people(
+        session,
+        path=file,
+        clock=context.clock,
+        zone=context.settings.zone,
+        default_locale=context.settings.LOCALE,
+        default_timezone=context.settings.TIMEZONE,
+        sheet=sheet,
+        dry_run=dry_run,
+        source=str(file),
+        progress=progress,
+    )
 
 
 def _report_problems(context: AppContext, result: ImportResult) -> None:
@@ -153,7 +179,14 @@ def _report_counts(context: AppContext, result: ImportResult) -> None:
     else:
         title = _("Imported %(file)s (%(rows)s rows): nothing to change.") % params
     console.print(title, markup=False, highlight=False, soft_wrap=True)
-    out = table("", _("Records"), _("Created"), _("Updated"), _("Unchanged"))
+    # Counts, not times: "Created" alone is 创建时间 (when) in the catalogue.
+    out = table(
+        "",
+        _("Records"),
+        pgettext("count", "Created"),
+        pgettext("count", "Updated"),
+        pgettext("count", "Unchanged"),
+    )
     for kind, counts in result.counts.items():
         out.add_row(
             _(KIND_LABELS[kind]),

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
 
-from riskprompt.cli.common import app_context, reports_errors, table
-from riskprompt.config.i18n import N_, _, format_number, format_when, ngettext
+from riskprompt.cli import params
+from riskprompt.cli.common import app_context, reports_errors
+from riskprompt.cli.listing import Column, FormatOption, Listing, WideOption, show
+from riskprompt.config.i18n import N_, _, format_list, format_number, format_when, ngettext
 from riskprompt.context import AppContext
 from riskprompt.models.errors import InvalidInput, NotFound
 from riskprompt.models.listings import page_warnings
-from riskprompt.models.queries import get_person, is_row_id
+from riskprompt.models.people import Channel
+from riskprompt.models.queries import get_person
 from riskprompt.models.warnings import (
     STATUS_LABELS,
     Warning,
+    WarningColour,
+    WarningForm,
     WarningStatus,
     issue_warning,
-    parse_colour,
-    parse_form,
     warning_subject,
     withdraw_warning,
 )
@@ -27,43 +30,6 @@ from riskprompt.notifications.notices import expand_notices
 from riskprompt.notifications.warnings import warning_deliveries
 
 warnings_app = typer.Typer(help=_("Warnings (预警) and where they stand."), no_args_is_help=True)
-
-
-def parse_deadline(value: str, context: AppContext) -> datetime:
-    """``YYYY-MM-DD``: the end of that day in the configured time zone.
-
-    Raises:
-        InvalidInput: another format.
-    """
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            N_("not a date %(value)r: write it as YYYY-MM-DD, e.g. 2026-12-24"), value=value
-        ) from None
-    return datetime.combine(day, time(23, 59, 59), tzinfo=context.settings.zone)
-
-
-def _parse_status(value: str | None) -> WarningStatus | None:
-    if value is None:
-        return None
-    try:
-        return WarningStatus(value.strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            N_(
-                "unknown status %(value)r: use issued, acknowledged, submitted, closed or withdrawn"
-            ),
-            value=value,
-        ) from None
-
-
-def _warning_id(value: str) -> int:
-    text = value.strip()
-    number = text[1:] if text[:1] in ("W", "w") else text
-    if not is_row_id(number):
-        raise InvalidInput(N_("not a warning number %(value)r: write 7 or W7"), value=value)
-    return int(number)
 
 
 def _when(context: AppContext, moment: datetime | None) -> str:
@@ -74,20 +40,20 @@ def _when(context: AppContext, moment: datetime | None) -> str:
 def warn(
     ctx: typer.Context,
     actor: Annotated[
-        str,
-        typer.Option("--as", help=_("Staff ID of the issuing officer."), show_default=False),
+        str, params.option("--as", read=params.person, help=_("Staff ID of the issuing officer."))
     ],
     colour: Annotated[
-        str, typer.Option("--colour", help=_("yellow, orange or red."), show_default=False)
+        WarningColour,
+        params.option("--colour", read=params.colour, help=_("yellow, orange or red.")),
     ],
     form: Annotated[
-        str,
-        typer.Option(
+        WarningForm,
+        params.option(
             "--form",
+            read=params.form,
             help=_(
                 "prompt (warning prompt), admonish (admonishment) or correct (ordered correction)."
             ),
-            show_default=False,
         ),
     ],
     reason: Annotated[
@@ -95,25 +61,25 @@ def warn(
     ],
     person: Annotated[
         str | None,
-        typer.Option("--person", help=_("Staff ID of the person warned."), show_default=False),
+        params.option("--person", read=params.person, help=_("Staff ID of the person warned.")),
     ] = None,
     unit: Annotated[
         str | None,
-        typer.Option("--unit", help=_("Unit id or name: its head is warned."), show_default=False),
+        params.option("--unit", read=params.unit, help=_("Unit id or name: its head is warned.")),
     ] = None,
     risk_point: Annotated[
         int | None,
         typer.Option("--risk-point", help=_("The risk point concerned (id)."), show_default=False),
     ] = None,
     deadline: Annotated[
-        str | None,
-        typer.Option(
+        date | None,
+        params.option(
             "--deadline",
+            read=params.day,
             help=_(
                 "YYYY-MM-DD, the end of that day in the configured time zone "
                 "(default: by colour, see WARNING_DEADLINE_DAYS_*)."
             ),
-            show_default=False,
         ),
     ] = None,
 ) -> None:
@@ -121,9 +87,7 @@ def warn(
     context = app_context(ctx)
     if (person is None) == (unit is None):
         raise InvalidInput(N_("name the person warned with --person or --unit (one of them)"))
-    chosen_colour = parse_colour(colour)
-    chosen_form = parse_form(form)
-    until = parse_deadline(deadline, context) if deadline else None
+    chosen_colour, chosen_form = colour, form  # read by their options
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
         subject = warning_subject(session, staff_id=person, unit_ref=unit)
@@ -134,7 +98,7 @@ def warn(
             colour=chosen_colour,
             form=chosen_form,
             reason=reason,
-            deadline=until,
+            deadline=deadline,
             risk_point_id=risk_point,
             clock=context.clock,
             settings=context.settings,
@@ -142,8 +106,10 @@ def warn(
         # The notices go out now, so the reply can say on which channels.
         expand_notices(session, now=context.clock.now(), settings=context.settings)
         deliveries = warning_deliveries(session, warning_id=warning.id or 0)
-        channels = ", ".join(
-            d.channel + (" " + _("(supervisor)") if d.person_id != subject.id else "")
+        channels = format_list(
+            _(Channel(d.channel).label)
+            if d.person_id == subject.id
+            else _("%(channel)s (supervisor)") % {"channel": _(Channel(d.channel).label)}
             for d in deliveries
         )
         lines = [
@@ -176,87 +142,94 @@ def warn(
 def warnings_list(
     ctx: typer.Context,
     status: Annotated[
-        str | None,
-        typer.Option(
+        WarningStatus | None,
+        params.option(
             "--status",
-            help=_("issued, acknowledged, submitted, closed or withdrawn."),
-            show_default=False,
+            read=params.warning_status,
+            help=_("issued, acknowledged, returned, submitted, closed or withdrawn."),
         ),
     ] = None,
     colour: Annotated[
-        str | None,
-        typer.Option("--colour", help=_("yellow, orange or red."), show_default=False),
+        WarningColour | None,
+        params.option("--colour", read=params.colour, help=_("yellow, orange or red.")),
     ] = None,
     person: Annotated[
         str | None,
-        typer.Option("--person", help=_("Staff ID of the person warned."), show_default=False),
+        params.option("--person", read=params.person, help=_("Staff ID of the person warned.")),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("Show at most this many warnings."))
     ] = 50,
-    viewer: Annotated[
-        str | None,
-        typer.Option(
-            "--as",
-            help=_("Staff ID of who looks: an officer sees their supervision scope only."),
-            show_default=False,
-        ),
-    ] = None,
+    viewer: params.ViewerOption = None,
+    wide: WideOption = False,
+    output: FormatOption = None,
 ) -> None:
     """List warnings, newest first."""
     context = app_context(ctx)
-    wanted_status = _parse_status(status)
-    wanted_colour = parse_colour(colour) if colour else None
     with context.session() as session:
         person_id = get_person(session, staff_id=person).id if person else None
         looking = get_person(session, staff_id=viewer) if viewer else None
         page = page_warnings(
             session,
             viewer=looking,
-            status=wanted_status,
-            colour=wanted_colour,
+            status=status,
+            colour=colour,
             person_id=person_id,
             limit=limit,
         )
-    out = table(
+    listing = Listing(
         _("Warnings"),
-        _("ID"),
-        _("Person"),
-        _("Colour"),
-        _("Form"),
-        _("Status"),
-        _("Deadline"),
-        _("Issued by"),
-        _("Created"),
+        [
+            Column("id", _("ID")),
+            Column("person", _("Person")),
+            Column("colour", _("Colour")),
+            Column("status", _("Status")),
+            Column("deadline", _("Deadline"), keep=1, day=True),
+            Column("issued_by", _("Issued by"), keep=2),
+            Column("form", _("Form"), keep=3),
+            Column("created", _("Created"), keep=4),
+        ],
+        context.settings.zone,
     )
     for row in page.rows:
         warning = row.warning
-        out.add_row(
+        listing.add(
             f"W{warning.id}",
             f"{row.person.name} ({row.person.staff_id})",
             _(warning.colour.label),
-            _(warning.form.label),
             _(STATUS_LABELS[warning.status]),
-            _when(context, warning.deadline),
+            warning.deadline,
             row.issuer.name,
-            _when(context, warning.created_at),
+            _(warning.form.label),
+            warning.created_at,
         )
-    context.console.print(out)
-    context.console.print(
-        ngettext("%(n)s warning", "%(n)s warnings", page.total) % {"n": format_number(page.total)},
-        highlight=False,
+    show(
+        listing,
+        context.console,
+        wide=wide,
+        form=output,
+        err=context.err,
+        notes=[
+            ngettext("%(n)s warning", "%(n)s warnings", page.total)
+            % {"n": format_number(page.total)}
+        ],
     )
 
 
 @reports_errors
 def withdraw(
     ctx: typer.Context,
-    warning_ref: Annotated[
-        str, typer.Argument(metavar="WARNING_ID", help=_("Warning number (7 or W7)."))
+    warning_id: Annotated[
+        int,
+        params.argument(
+            read=params.warning_id, metavar="WARNING_ID", help=_("Warning number (7 or W7).")
+        ),
     ],
     actor: Annotated[
         str,
-        typer.Option("--as", help=_("Staff ID of the officer withdrawing it."), show_default=False),
+        params.option(
+            "--as", read=params.person, help=_("Staff ID of the officer withdrawing it.")
+        ),
     ],
     reason: Annotated[
         str, typer.Option("--reason", help=_("Why it is withdrawn."), show_default=False)
@@ -264,7 +237,6 @@ def withdraw(
 ) -> None:
     """Withdraw an open warning; its messages not sent yet are cancelled."""
     context = app_context(ctx)
-    warning_id = _warning_id(warning_ref)
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
         warning = session.get(Warning, warning_id)

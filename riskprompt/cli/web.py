@@ -6,26 +6,39 @@ import logging
 import os
 import signal
 import socket
-from datetime import date, datetime, time
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
 
+from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors, table
 from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
-from riskprompt.config.i18n import N_, _, format_number, format_when
+from riskprompt.cli.listing import Column, FormatOption, Listing, WideOption, show
+from riskprompt.config.i18n import N_, _, current_locale, format_number, format_when, ngettext
 from riskprompt.config.settings import Settings
 from riskprompt.context import AppContext
 from riskprompt.models.acknowledging import Target, acknowledge
 from riskprompt.models.clock import Clock
+from riskprompt.models.codes import CodeKind, correction_code, parse_code, warning_code
 from riskprompt.models.conversations import create_api_token, revoke_api_token
-from riskprompt.models.errors import InvalidInput, NotFound
-from riskprompt.models.listings import list_tokens, page_corrections
+from riskprompt.models.errors import InvalidInput
+from riskprompt.models.evidence import copy_out, human_size
+from riskprompt.models.listings import (
+    HistoryEntry,
+    correction_detail,
+    get_rectification,
+    list_tokens,
+    page_corrections,
+)
 from riskprompt.models.queries import get_person
+from riskprompt.models.refs import correction_status_label
 from riskprompt.models.warnings import (
-    Rectification,
+    STATUS_LABELS,
     RectificationStatus,
+    WarningColour,
     review_rectification,
 )
 from riskprompt.web import create_app
@@ -313,7 +326,7 @@ def _when(context: AppContext, moment: datetime | None) -> str:
 def tokens_create(
     ctx: typer.Context,
     staff_id: Annotated[
-        str, typer.Argument(help=_("Staff ID of the officer."), show_default=False)
+        str, params.argument(read=params.person, help=_("Staff ID of the officer."))
     ],
     label: Annotated[
         str, typer.Option("--label", help=_("What the token is for (shown in the list)."))
@@ -337,33 +350,38 @@ def tokens_create(
 def tokens_list(
     ctx: typer.Context,
     staff_id: Annotated[
-        str | None, typer.Argument(help=_("Only this officer's tokens."), show_default=False)
+        str | None, params.argument(read=params.person, help=_("Only this officer's tokens."))
     ] = None,
+    wide: WideOption = False,
+    output: FormatOption = None,
 ) -> None:
     """List API tokens (never the tokens themselves), newest first."""
     context = app_context(ctx)
     with context.session() as session:
         rows = list_tokens(session, staff_id=staff_id)
-    out = table(
+    listing = Listing(
         _("API tokens"),
-        _("ID"),
-        _("Officer"),
-        _("Label"),
-        _("Created"),
-        _("Last used"),
-        _("Revoked"),
+        [
+            Column("id", _("ID")),
+            Column("officer", _("Officer")),
+            Column("label", _("Label"), keep=1, wraps=True),
+            Column("revoked", _("Revoked"), keep=2),
+            Column("last_used", _("Last used"), keep=3),
+            Column("created", _("Created"), keep=4),
+        ],
+        context.settings.zone,
     )
     for token, person in rows:
-        out.add_row(
-            str(token.id),
+        listing.add(
+            token.id,
             f"{person.name} ({person.staff_id})",
             token.label,
-            _when(context, token.created_at),
-            _when(context, token.last_used_at),
-            _when(context, token.revoked_at),
+            token.revoked_at,
+            token.last_used_at,
+            token.created_at,
         )
-    context.console.print(out)
-    context.console.print(_("%(n)s tokens") % {"n": format_number(len(rows))})
+    note = _("%(n)s tokens") % {"n": format_number(len(rows))}
+    show(listing, context.console, wide=wide, form=output, err=context.err, notes=[note])
 
 
 @tokens_app.command("revoke", help=_("Revoke an API token: it stops working at once."))
@@ -388,18 +406,22 @@ def tokens_revoke(
 @reports_errors
 def ack(
     ctx: typer.Context,
-    prompt_id: Annotated[
-        int | None,
-        typer.Argument(help=_("The prompt to acknowledge."), min=1, show_default=False),
+    code: Annotated[
+        str | None,
+        params.argument(
+            read=params.acknowledgeable,
+            metavar="P12|W7",
+            help=_("The prompt to acknowledge (12 or P12), or a warning (W7)."),
+        ),
     ] = None,
     actor: Annotated[
         str,
-        typer.Option("--as", help=_("Staff ID of the person acknowledging."), show_default=False),
+        params.option("--as", read=params.person, help=_("Staff ID of the person acknowledging.")),
     ] = "",
     warning_id: Annotated[
         int | None,
-        typer.Option(
-            "--warning", min=1, help=_("Acknowledge this warning instead."), show_default=False
+        params.option(
+            "--warning", read=params.warning_id, help=_("Acknowledge this warning instead.")
         ),
     ] = None,
 ) -> None:
@@ -407,16 +429,19 @@ def ack(
     context = app_context(ctx)
     if not actor:
         raise InvalidInput(N_("say who acknowledges with --as STAFF_ID"))
-    if (prompt_id is None) == (warning_id is None):
+    if (code is None) == (warning_id is None):
         raise InvalidInput(N_("give either a prompt id or --warning ID"))
-    target: Target = (
-        ("warning", warning_id) if warning_id is not None else ("prompt", prompt_id or 0)
-    )
+    named = parse_code(code) if code is not None else None  # P12 or W7: read by the option
+    if warning_id is not None or named is None:
+        target: Target = ("warning", warning_id or 0)
+    else:
+        target = ("warning" if named.kind is CodeKind.WARNING else "prompt", named.id)
     with context.session() as session:
         person = get_person(session, staff_id=actor)
         done = acknowledge(session, actor=person, target=target, via="cli", clock=context.clock)
         if done.prompt is not None:
-            what = _("Prompt %(id)s (%(title)s)") % {"id": done.code.id, "title": done.prompt.title}
+            title = done.title_in(current_locale())
+            what = _("Prompt %(id)s (%(title)s)") % {"id": done.code.id, "title": title}
         else:
             what = _("Warning %(id)s") % {"id": done.code.id}
     message = (
@@ -428,48 +453,48 @@ def ack(
     context.console.print(message % {"what": what, "when": when}, highlight=False)
 
 
-def _deadline(value: str, context: AppContext) -> datetime:
-    """The end of day ``YYYY-MM-DD`` in the configured time zone."""
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            N_("not a date %(value)r: write it as YYYY-MM-DD"), value=value
-        ) from None
-    return datetime.combine(day, time(23, 59), tzinfo=context.settings.zone)
-
-
-def _list_pending(context: AppContext, limit: int, viewer: str) -> None:
+def _list_pending(
+    context: AppContext, limit: int, viewer: str, *, wide: bool, output: str | None
+) -> None:
     with context.session() as session:
         looking = get_person(session, staff_id=viewer) if viewer else None
         page = page_corrections(
             session, viewer=looking, status=RectificationStatus.SUBMITTED, limit=limit
         )
-    out = table(
+    listing = Listing(
         _("Corrections waiting for review"),
-        _("ID"),
-        _("Warning"),
-        _("Person"),
-        _("Submitted"),
-        _("Files"),
-        _("Description"),
+        [
+            Column("id", _("ID")),
+            Column("warning", _("Warning")),
+            Column("person", _("Person")),
+            Column("submitted", _("Submitted"), keep=1),
+            Column("files", _("Files"), keep=2, numeric=True),
+            Column("description", _("Description"), keep=3, wraps=True),
+        ],
+        context.settings.zone,
     )
-    out.columns[-1].overflow = "fold"
     for row in page.rows:
-        out.add_row(
-            str(row.correction.id),
-            str(row.warning.id),
+        listing.add(
+            correction_code(row.correction.id),
+            warning_code(row.warning.id),
             f"{row.person.name} ({row.person.staff_id})",
-            _when(context, row.correction.submitted_at),
-            format_number(len(row.correction.evidence)),
+            row.correction.submitted_at,
+            len(row.correction.evidence),
             row.correction.description,
         )
-    context.console.print(out)
-    context.console.print(
-        _("%(n)s waiting; showing %(shown)s")
-        % {"n": format_number(page.total), "shown": format_number(len(page.rows))},
-        highlight=False,
-    )
+    note = _("%(n)s waiting; showing %(shown)s") % {
+        "n": format_number(page.total),
+        "shown": format_number(len(page.rows)),
+    }
+    show(listing, context.console, wide=wide, form=output, err=context.err, notes=[note])
+
+
+def _review_subject(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    """``list``, ``show``, or a correction read as its id (``R3``, ``C3``, ``3`` → ``3``)."""
+    word = value.strip().lower()
+    if word in ("list", "show"):
+        return word
+    return str(params.correction_id(ctx, param, value))
 
 
 @reports_errors
@@ -478,12 +503,26 @@ def review(
     correction: Annotated[
         str,
         typer.Argument(
-            help=_("Correction ID to review, or `list` for those waiting."), show_default=False
+            metavar="R3|list|show",
+            help=_(
+                "Correction to review (3, R3 or C3); `list` for those waiting; "
+                "`show R3` to look at one first."
+            ),
+            callback=_review_subject,
+            show_default=False,
         ),
     ],
+    shown: Annotated[
+        int | None,
+        params.argument(
+            read=params.correction_id,
+            metavar="R3",
+            help=_("With show: the correction to look at."),
+        ),
+    ] = None,
     actor: Annotated[
         str,
-        typer.Option("--as", help=_("Staff ID of the reviewing officer."), show_default=False),
+        params.option("--as", read=params.person, help=_("Staff ID of the reviewing officer.")),
     ] = "",
     accept: Annotated[
         bool, typer.Option("--accept", help=_("Accept: the warning closes."))
@@ -495,33 +534,50 @@ def review(
         str, typer.Option("--reason", help=_("Why (required to reject)."), show_default=False)
     ] = "",
     deadline: Annotated[
-        str | None,
+        date | None,
+        params.option(
+            "--deadline", read=params.day, help=_("New deadline when rejecting, YYYY-MM-DD.")
+        ),
+    ] = None,
+    folder: Annotated[
+        Path | None,
         typer.Option(
-            "--deadline", help=_("New deadline when rejecting, YYYY-MM-DD."), show_default=False
+            "--open",
+            metavar=_("FOLDER"),
+            help=_(
+                "With show: copy the evidence files into this folder under their own names "
+                "(a name already there gets a number)."
+            ),
+            file_okay=False,
+            show_default=False,
         ),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help=_("With list: show at most this many."))
     ] = 50,
+    wide: WideOption = False,
+    output: FormatOption = None,
 ) -> None:
     """Accept or reject a correction report (整改反馈); `review list` shows those waiting."""
     context = app_context(ctx)
-    if correction.strip().lower() == "list":
-        _list_pending(context, limit, actor)
+    if correction == "list":
+        _list_pending(context, limit, actor, wide=wide, output=output)
         return
-    if not correction.strip().isascii() or not correction.strip().isdigit():
-        raise InvalidInput(N_("not a correction id: %(value)r"), value=correction)
+    if correction == "show":
+        if shown is None:
+            raise InvalidInput(N_("say which correction to show: review show R3"))
+        show_correction(context, shown, viewer=actor, folder=folder)
+        return
+    if shown is not None:
+        raise InvalidInput(N_("review one correction at a time"))
     if not actor:
         raise InvalidInput(N_("say who reviews with --as STAFF_ID"))
     if accept == reject:
         raise InvalidInput(N_("choose one: --accept or --reject --reason TEXT"))
-    new_deadline = _deadline(deadline, context) if deadline else None
     correction_id = int(correction)
     with context.session() as session:
         officer = get_person(session, staff_id=actor)
-        report = session.get(Rectification, correction_id)
-        if report is None:
-            raise NotFound(N_("no correction report %(id)s"), id=correction_id)
+        report = get_rectification(session, rectification_id=correction_id)
         warning = review_rectification(
             session,
             rectification=report,
@@ -529,16 +585,148 @@ def review(
             accept=accept,
             clock=context.clock,
             note=reason,
-            new_deadline=new_deadline,
+            new_deadline=deadline,
+            settings=context.settings,
         )
         values = {
-            "id": correction_id,
-            "warning": warning.id,
+            "id": correction_code(correction_id),
+            "warning": warning_code(warning.id),
             "when": _when(context, warning.deadline),
         }
     message = (
         _("Correction %(id)s accepted: warning %(warning)s is closed.")
         if accept
-        else _("Correction %(id)s rejected: warning %(warning)s is open again, due %(when)s.")
+        else _(
+            "Correction %(id)s rejected: warning %(warning)s is returned for a new correction, "
+            "due %(when)s."
+        )
     )
     context.console.print(message % values, highlight=False)
+
+
+def _history_detail(entry: HistoryEntry) -> str:
+    """What a step of a warning's history adds: the report, the reason, the colours."""
+    parts = []
+    if entry.correction_id is not None:
+        parts.append(correction_code(entry.correction_id))
+    if entry.action == "warning.submitted" and isinstance(entry.data.get("files"), int):
+        files = entry.data["files"]
+        parts.append(ngettext("%(n)s file", "%(n)s files", files) % {"n": format_number(files)})
+    if entry.action == "warning.escalated":
+        colours = [entry.data.get("from"), entry.data.get("colour")]
+        if all(c in WarningColour.__members__.values() for c in colours):
+            parts.append(" → ".join(_(WarningColour(c).label) for c in colours))
+    if entry.note:
+        parts.append(_("reason: %(reason)s") % {"reason": entry.note})
+    return _("; ").join(parts)
+
+
+def show_correction(
+    context: AppContext, correction_id: int, *, viewer: str, folder: Path | None
+) -> None:
+    """Print a correction report, its warning, the warning's history and the evidence files;
+    with ``folder``, copy the files there."""
+    with context.session() as session:
+        looking = get_person(session, staff_id=viewer) if viewer else None
+        detail = correction_detail(
+            session,
+            correction_id=correction_id,
+            data_dir=context.settings.DATA_DIR,
+            viewer=looking,
+        )
+    row = detail.row
+    correction, warning, person = row.correction, row.warning, row.person
+    console = context.console
+    review_state = _(correction_status_label(correction.status))
+    if row.reviewer is not None and correction.reviewed_at is not None:
+        review_state = _("%(state)s by %(name)s (%(staff_id)s) on %(when)s") % {
+            "state": review_state,
+            "name": row.reviewer.name,
+            "staff_id": row.reviewer.staff_id,
+            "when": _when(context, correction.reviewed_at),
+        }
+    about = table(
+        _("Correction %(id)s on warning %(warning)s")
+        % {"id": correction_code(correction.id), "warning": warning_code(warning.id)},
+        _("Field"),
+        _("Value"),
+        show_header=False,
+    )
+    about.columns[-1].overflow = "fold"
+    about.add_row(_("Person"), f"{person.name} ({person.staff_id})")
+    about.add_row(_("Submitted"), _when(context, correction.submitted_at))
+    about.add_row(_("Review"), review_state)
+    if correction.review_note:
+        about.add_row(_("Reason"), correction.review_note)
+    about.add_row(_("What was done"), correction.description)
+    console.print(about)
+
+    issued = table(
+        _("Warning %(warning)s") % {"warning": warning_code(warning.id)},
+        _("Field"),
+        _("Value"),
+        show_header=False,
+    )
+    issued.columns[-1].overflow = "fold"
+    issued.add_row(_("Colour"), _(warning.colour.label))
+    issued.add_row(_("Form"), _(warning.form.label))
+    issued.add_row(_("Status"), _(STATUS_LABELS[warning.status]))
+    issued.add_row(_("Reason"), warning.reason)
+    issued.add_row(
+        _("Issued by"),
+        f"{detail.issuer.name} ({detail.issuer.staff_id}), {_when(context, warning.created_at)}",
+    )
+    issued.add_row(_("Deadline"), _when(context, warning.deadline))
+    console.print(issued)
+
+    history = table(_("History"), _("When"), _("Step"), _("By"), _("Details"))
+    history.columns[-1].overflow = "fold"
+    for entry in detail.history:
+        history.add_row(
+            _when(context, entry.at),
+            _(entry.label),
+            entry.actor.name if entry.actor is not None else _("the service"),
+            _history_detail(entry),
+        )
+    console.print(history)
+
+    if detail.evidence:
+        files = table(_("Evidence"), _("File"), _("Type"), _("Size"))
+        files.columns[0].overflow = "fold"
+        for file in detail.evidence:
+            name = file.name if file.present else _("%(name)s (missing)") % {"name": file.name}
+            files.add_row(name, file.kind, human_size(file.size))
+        console.print(files)
+    else:
+        console.print(_("No evidence files."), highlight=False)
+    if folder is None:
+        return
+    try:
+        copied = copy_out(detail.evidence, folder)
+    except OSError as exc:
+        raise InvalidInput(
+            N_("cannot write %(file)s: %(error)s"),
+            file=str(folder),
+            error=exc.strerror or str(exc),
+        ) from None
+    done = [target for _file, target in copied if target is not None]
+    console.print(
+        ngettext(
+            "Copied %(n)s file to %(folder)s:",
+            "Copied %(n)s files to %(folder)s:",
+            len(done),
+        )
+        % {"n": format_number(len(done)), "folder": str(folder)},
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    for file, target in copied:
+        if target is None:
+            context.err.print(
+                "  " + _("%(name)s is missing from the evidence folder") % {"name": file.name},
+                highlight=False,
+                markup=False,
+            )
+        else:
+            console.print(f"  {target}", highlight=False, markup=False, soft_wrap=True)

@@ -233,7 +233,7 @@ def _prompt_page(linked: Linked, link: Link, locale: str, key: str) -> Page:
         item["unit"], item["monthly"] = view.unit, True
     else:
         item["unit"], item["monthly"] = view.issuer_unit, False
-    page = Page(prompt.title or view.title, locale=locale, item=item, form_key=key)
+    page = Page(view.title, locale=locale, item=item, form_key=key)
     if prompt.status is PromptStatus.ACKNOWLEDGED:
         page.todo = gettext(N_("Acknowledged on %(when)s.")) % {
             "when": _when(linked, prompt.acknowledged_at, locale)
@@ -262,7 +262,7 @@ def _warning_todo(linked: Linked, locale: str) -> str:
                 "with evidence, before the deadline."
             )
         )
-    if status is WarningStatus.ACKNOWLEDGED:
+    if status in (WarningStatus.ACKNOWLEDGED, WarningStatus.RETURNED):
         note = linked.rectification.review_note if linked.rectification is not None else None
         text = gettext(
             N_("Report the correction you have taken, with evidence, before the deadline.")

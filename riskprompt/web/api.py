@@ -350,6 +350,7 @@ async def review_correction(
             clock=context.clock,
             note=body.note,
             new_deadline=body.new_deadline,
+            settings=context.settings,
         )
         session.flush()
         row = correction_row(session, correction_id)

@@ -9,15 +9,21 @@ answers.  Domain errors become HTTP answers here, translated for the reader.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from riskprompt import __version__
 from riskprompt.config.settings import Settings
 from riskprompt.models.clock import Clock
 from riskprompt.models.errors import DomainError
-from riskprompt.web import ack, api, health, metrics, telegram, twilio
+from riskprompt.web import ack, api, console, health, metrics, telegram, twilio
 from riskprompt.web.context import TelegramHandler, WebContext
 from riskprompt.web.errors import domain_error_handler, validation_error_handler
 
@@ -40,15 +46,16 @@ def create_app(
             ``/telegram/webhook``; None answers that route with 404.
 
     Returns:
-        The ASGI app, with its OpenAPI documentation at ``/docs``.
+        The ASGI app, with its OpenAPI documentation at ``/docs`` (no ReDoc).
     """
     app = FastAPI(
         title="riskprompt",
         version=__version__,
         summary="Post power risk prevention: webhooks, acknowledgement links and the officer API.",
-        docs_url="/docs",
+        docs_url=None,  # served offline by _add_docs
         redoc_url=None,
     )
+    _add_docs(app)
     app.state.context = WebContext(
         settings=settings, engine=engine, clock=clock, telegram_handler=telegram_handler
     )
@@ -61,4 +68,45 @@ def create_app(
     app.include_router(ack.router)
     app.include_router(telegram.router)
     app.include_router(api.router)
+    console.install(app)  # the officers' web console at / (sign-in at /login)
     return app
+
+
+#: Where the Swagger UI assets are served from (the app's own, never a CDN).
+DOCS_ASSETS_URL = "/docs/assets"
+
+
+def _docs_assets_dir() -> Path:
+    """The Swagger UI bundle, stylesheet and favicon that ``fastapi-offline`` ships."""
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the app's own assets, so it works on an offline intranet.
+
+    FastAPI's default page loads Swagger UI from a CDN and its favicon from the
+    internet; here the JavaScript, CSS and favicon are mounted under
+    :data:`DOCS_ASSETS_URL`, and the online spec validator is turned off.  URLs
+    carry the ``root_path`` of a reverse proxy.
+    """
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=_docs_assets_dir()), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    redirect_url = "/docs/oauth2-redirect"
+    parameters = {"validatorUrl": None}
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            oauth2_redirect_url=f"{root}{redirect_url}",
+            swagger_ui_parameters=parameters,
+        )
+
+    @app.get(redirect_url, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()

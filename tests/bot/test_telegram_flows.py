@@ -100,7 +100,8 @@ async def test_acknowledge_report_and_accept(world: World) -> None:
 
     # acknowledge a prompt from /prompts; the message is edited and the button goes
     await world.send(CLERK_CHAT, "/prompts")
-    assert f"P{prompt_id} · 特别提示" in world.last_text(CLERK_CHAT)
+    # the title in the reader's language (English), not as stored when it was made
+    assert f"P{prompt_id} · Special risk prompt" in world.last_text(CLERK_CHAT)
     await world.tap(CLERK_CHAT, f"ack:p:{prompt_id}")
     edit = world.edits()[-1]
     assert f"✓ P{prompt_id} acknowledged by 张出纳 at" in edit.params["text"]
@@ -344,7 +345,8 @@ async def test_review_rejects_with_a_reason_and_the_warning_reopens(world: World
     await world.tap(OFFICER_CHAT, f"rv:r:{report_id}")
     assert f"Why is R{report_id} rejected?" in world.last_text(OFFICER_CHAT)
     await world.send(OFFICER_CHAT, "缺少会议记录")
-    assert f"R{report_id} rejected: W{warning_id} is open again" in world.texts(OFFICER_CHAT)[-2]
+    rejected = world.texts(OFFICER_CHAT)[-2]
+    assert f"R{report_id} rejected: W{warning_id} is returned for a new correction by" in rejected
 
     await world.dispatch()
     told = world.api.sent(CLERK_CHAT)[-1]
@@ -353,7 +355,7 @@ async def test_review_rejects_with_a_reason_and_the_warning_reopens(world: World
     with world.session() as session:
         warning = session.get(Warning, warning_id)
         assert warning is not None
-        assert warning.status is WarningStatus.ACKNOWLEDGED
+        assert warning.status is WarningStatus.RETURNED
         report = session.exec(select(Rectification)).one()
         assert report.status is RectificationStatus.REJECTED
         assert report.review_note == "缺少会议记录"

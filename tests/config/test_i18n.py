@@ -12,30 +12,41 @@ from babel.messages.pofile import read_po
 
 from riskprompt.config.i18n import (
     LOCALE_DIR,
+    N_,
     SUPPORTED_LOCALES,
     _,
     format_day,
+    format_list,
+    format_month,
     format_number,
     format_when,
+    pgettext,
     set_locale,
+    translate_params,
     translator,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["models", "notifications", "bot", "config", "riskprompt"]
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+}
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdrif]|%[sdrif]|\{(\w*)\}")
 
 
-def _source_messages() -> dict[str, str]:
-    """msgid → where it was found, for every marked string in the sources."""
-    found: dict[str, str] = {}
+def _source_messages() -> dict[tuple[str, str | None], str]:
+    """(msgid, msgctxt) → where it was found, for every marked string in the sources."""
+    found: dict[tuple[str, str | None], str] = {}
     for folder in SOURCES:
         path = ROOT / folder
         if not path.is_dir():
             continue
-        for filename, lineno, message, _comments, _context in extract_from_dir(
+        for filename, lineno, message, _comments, context in extract_from_dir(
             str(path),
             method_map=METHOD_MAP,
             keywords=KEYWORDS,
@@ -44,7 +55,7 @@ def _source_messages() -> dict[str, str]:
             # A plural message is catalogued under its singular msgid.
             msgid = message[0] if isinstance(message, tuple) else message
             if msgid:
-                found.setdefault(msgid, f"{folder}/{filename}:{lineno}")
+                found.setdefault((msgid, context), f"{folder}/{filename}:{lineno}")
     return found
 
 
@@ -65,7 +76,9 @@ def test_sources_have_messages() -> None:
 def test_every_source_message_is_in_the_catalogue(locale: str) -> None:
     catalog = _catalog(locale)
     missing = [
-        f"{where}: {msgid!r}" for msgid, where in _source_messages().items() if msgid not in catalog
+        f"{where}: {msgid!r}"
+        for (msgid, context), where in _source_messages().items()
+        if catalog.get(msgid, context=context) is None
     ]
     assert not missing, "run `make i18n` and translate:\n" + "\n".join(missing)
 
@@ -73,8 +86,8 @@ def test_every_source_message_is_in_the_catalogue(locale: str) -> None:
 def test_every_message_has_a_zh_cn_translation() -> None:
     catalog = _catalog("zh_CN")
     untranslated = []
-    for msgid, where in _source_messages().items():
-        message = catalog.get(msgid)
+    for (msgid, context), where in _source_messages().items():
+        message = catalog.get(msgid, context=context)
         if message is None:
             continue  # reported by the test above
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
@@ -104,6 +117,27 @@ def test_translation_follows_the_locale() -> None:
     set_locale("en")
     assert _("Units") == "Units"
     assert translator("zh_CN").gettext("Units") == "单位"
+
+
+def test_pgettext_tells_one_word_in_two_meanings_apart() -> None:
+    set_locale("zh_CN")
+    assert (_("Created"), pgettext("count", "Created")) == ("创建时间", "新增")
+    assert pgettext("count", "Updated") == "更新"
+    set_locale("en")
+    assert pgettext("count", "Created") == "Created"
+
+
+def test_a_label_given_as_a_parameter_is_translated_with_its_message() -> None:
+    label = N_("withdrawn")
+    assert isinstance(label, str) and label == "withdrawn"
+    params = translate_params({"status": label, "name": "withdrawn"}, translator("zh_CN").gettext)
+    assert params == {"status": "已撤回", "name": "withdrawn"}  # a plain str stays as written
+
+
+def test_months_and_lists_read_as_the_reader_writes_them() -> None:
+    assert format_month("2026-12", "zh_CN") == "2026年12月"
+    assert format_month("2026-12", "en") == "December 2026"
+    assert format_list(["邮件", "短信", "短信（上级）"], "zh_CN") == "邮件、短信和短信（上级）"
 
 
 def test_dates_and_numbers_are_formatted_for_the_reader() -> None:

@@ -9,7 +9,15 @@ import pytest
 from sqlmodel import Session
 
 from riskprompt.config.settings import Settings
-from riskprompt.models.assessment import DEFAULT_WEIGHTS, assess, parse_period, parse_weights
+from riskprompt.models.assessment import (
+    DEFAULT_WEIGHTS,
+    AssessmentRow,
+    assess,
+    parse_period,
+    parse_weights,
+    rank_rows,
+    score,
+)
 from riskprompt.models.errors import InvalidInput, NotFound
 from riskprompt.models.people import Person, Role
 from riskprompt.models.prompts import DeliveryStatus, Prompt, PromptKind, PromptStatus
@@ -156,6 +164,8 @@ def test_per_unit_figures_match_the_hand_count(session: Session, scenario: dict)
     assert b.score == 100.0
 
     assert (c.people, c.prompts, c.ack_rate, c.median_ack) == (0, 0, None, None)
+    assert (c.score, c.rank) == (None, None)  # nothing to assess: no score, not 100
+    assert (b.rank, a.rank) == (1, 2)
 
     totals = result.totals
     assert (totals.prompts, totals.sent, totals.requiring_ack, totals.acknowledged) == (6, 4, 5, 3)
@@ -208,3 +218,53 @@ def test_weights_override_the_defaults_and_are_checked() -> None:
         parse_weights({"on_time": "high"})
     with pytest.raises(InvalidInput, match="positive"):
         parse_weights({"acknowledged": 0, "on_time": 0})
+
+
+def test_an_empty_period_has_no_score(session: Session, scenario: dict) -> None:
+    result = assess(session, period="2027-06", settings=Settings())
+    assert [row.prompts for row in result.rows] == [0, 0, 0]
+    assert [row.score for row in result.rows] == [None, None, None]
+    assert [row.rank for row in result.rows] == [None, None, None]
+    assert result.totals.score is None
+    assert result.ranked == []
+    # two warnings are still open: counted (and penalised) but nothing to reward
+    assert result.totals.open == 2
+
+
+def test_a_period_of_an_empty_database_has_no_score(session: Session) -> None:
+    make_unit(session, name="财政局")
+    session.commit()
+    result = assess(session, period="2026-12", settings=Settings(), by="person")
+    assert result.rows == []
+    assert result.totals.score is None
+
+
+def test_a_person_who_received_nothing_is_not_ranked(session: Session, scenario: dict) -> None:
+    result = assess(session, period="2026-12", settings=Settings(), by="person")
+    rows = {row.name.split("(")[-1].rstrip(")"): row for row in result.rows}
+    nobody = rows["A0"]  # the officer: no prompt, no warning
+    assert not nobody.received_anything
+    assert (nobody.score, nobody.rank) == (None, None)
+    assert [(row.name[-3:-1], row.score, row.rank) for row in result.ranked] == [
+        ("B1", 100.0, 1),
+        ("A1", 50.0, 2),  # all acknowledged, one of two corrections late, two escalations
+        ("A2", 0.0, 3),
+    ]
+
+
+def test_a_measure_with_nothing_to_measure_counts_neither_way() -> None:
+    half_read = AssessmentRow(0, "", "", people=1, requiring_ack=2, acknowledged=1)
+    assert score(half_read, DEFAULT_WEIGHTS) == 50.0  # not 75: no correction is no credit
+    only_corrections = AssessmentRow(0, "", "", people=1, on_time=3, late=1)
+    assert score(only_corrections, DEFAULT_WEIGHTS) == 75.0
+    open_only = AssessmentRow(0, "", "", people=1, open=1)
+    assert score(open_only, DEFAULT_WEIGHTS) is None
+    assert score(AssessmentRow(0, "", ""), DEFAULT_WEIGHTS) is None
+
+
+def test_equal_scores_share_a_rank() -> None:
+    rows = [AssessmentRow(i, "", "") for i in range(5)]
+    for row, value in zip(rows, [50.0, 100.0, None, 50.0, 0.0], strict=True):
+        row.score = value
+    rank_rows(rows)
+    assert [row.rank for row in rows] == [2, 1, None, 2, 4]

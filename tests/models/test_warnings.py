@@ -18,6 +18,7 @@ from riskprompt.models.warnings import (
     WarningColour,
     WarningForm,
     acknowledge_warning,
+    deadline_on,
     escalate_warning,
     flag_warning,
     issue_warning,
@@ -97,7 +98,7 @@ def test_rejection_reopens_with_reason_and_new_deadline(
         new_deadline=new_deadline,
         clock=clock,
     )
-    assert warning.status is WarningStatus.ACKNOWLEDGED
+    assert warning.status is WarningStatus.RETURNED  # 已退回, 待整改: not 已阅
     assert warning.deadline == new_deadline
     assert rect.review_note == "证据不足，请补充会议纪要"
     with pytest.raises(IllegalTransition):
@@ -405,10 +406,10 @@ def test_issuing_reads_the_words_and_the_default_deadline(
         form="admonish",
         reason="逾期",
         clock=clock,
-        settings=load_settings(WARNING_DEADLINE_DAYS_RED=2),
+        settings=(settings := load_settings(WARNING_DEADLINE_DAYS_RED=2)),
     )
     assert (warning.colour, warning.form) == (WarningColour.RED, WarningForm.ADMONISH)
-    assert warning.deadline == clock.now() + timedelta(days=2)
+    assert warning.deadline == deadline_on(clock.now() + timedelta(days=2), settings)
     for bad in ({"colour": "purple"}, {"form": "scold"}, {"risk_point_id": 999}):
         arguments = {"colour": "red", "form": "prompt", "risk_point_id": None, **bad}
         with pytest.raises((InvalidInput, NotFound)):

@@ -24,6 +24,7 @@ from riskprompt.models.warnings import (
     Warning,
     WarningColour,
     WarningStatus,
+    deadline_on,
     issue_warning,
     review_rectification,
     submit_rectification,
@@ -234,26 +235,28 @@ def test_a_silent_warning_reminds_escalates_across_the_month_end_and_is_flagged(
     engine: Engine, session: Session, org: dict[str, Any], start: FixedClock, settings: Settings
 ) -> None:
     warning = issue(session, org, start, settings, "yellow")
-    assert warning.deadline == START + timedelta(days=15)  # 2027-01-04
+    assert warning.deadline == deadline_on(START + timedelta(days=15), settings)  # 2027-01-04
     seen: list[tuple[int, str]] = []
     for day in range(0, 45):
         stats = follow_up(engine, start, settings, START + timedelta(days=day, hours=1))
         for name, value in stats.as_dict().items():
             seen.extend([(day, name)] * value)
+    # Deadlines end whole days (23:59:59 in Shanghai); the follow-up ticks at 09:00,
+    # so each step is taken on the morning after the moment it falls due.
     assert seen == [
-        (12, "warning_reminders"),
-        (14, "warning_reminders"),
-        (15, "escalations"),  # yellow → orange, deadline +10 days
-        (22, "warning_reminders"),
+        (13, "warning_reminders"),
+        (15, "warning_reminders"),
+        (16, "escalations"),  # yellow → orange, deadline the end of the day 10 days on
         (24, "warning_reminders"),
-        (25, "escalations"),  # orange → red, deadline +5 days
-        (27, "warning_reminders"),
-        (29, "warning_reminders"),
-        (30, "flagged"),
+        (26, "warning_reminders"),
+        (27, "escalations"),  # orange → red, deadline the end of the day 5 days on
+        (30, "warning_reminders"),
+        (32, "warning_reminders"),
+        (33, "flagged"),
     ]
     session.refresh(warning)
     assert warning.colour is WarningColour.RED and warning.escalations == 2
-    assert warning.flagged_at == START + timedelta(days=30, hours=1)
+    assert warning.flagged_at == START + timedelta(days=33, hours=1)
     assert warning.next_step_at is None
     keys = [d.idempotency_key for d in deliveries(session)]
     w = warning.id
@@ -302,7 +305,7 @@ def test_after_a_ten_day_outage_each_step_happens_once_in_order(
     session.refresh(warning)
     session.refresh(prompt)
     assert warning.colour is WarningColour.ORANGE
-    assert warning.deadline == back + timedelta(days=10)
+    assert warning.deadline == deadline_on(back + timedelta(days=10), settings)
     assert prompt.remind_at == back + timedelta(hours=24)
     events = session.exec(
         select(AuditEvent.action)
@@ -338,11 +341,12 @@ def test_a_correction_under_review_is_not_overdue_and_a_late_rejection_gives_tim
         accept=False,
         note="证据不足",
         clock=start,
+        settings=settings,
     )
     session.commit()
     session.refresh(warning)
-    assert warning.status is WarningStatus.ACKNOWLEDGED
-    assert warning.deadline == start.now() + timedelta(days=5)
+    assert warning.status is WarningStatus.RETURNED
+    assert warning.deadline == deadline_on(start.now() + timedelta(days=5), settings)
     stats = follow_up(engine, start, settings, start.now())
     assert stats.escalations == 0
 

@@ -6,10 +6,13 @@ runs at the start of every pass) turns them into deliveries.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -163,19 +166,23 @@ def test_default_deadlines_come_from_the_settings(
     settings = load_settings(
         WARNING_DEADLINE_DAYS_RED=2, WARNING_DEADLINE_DAYS_ORANGE=4, OUTBOX_DIR=tmp_path
     )
-    now = clock.now()
+    now = clock.now()  # 2026-12-01 09:00 in Shanghai: deadlines are the ends of whole days
     defaults = load_settings()
-    assert default_deadline(WarningColour.RED, now=now, settings=defaults) == now + timedelta(5)
-    assert default_deadline(WarningColour.ORANGE, now=now, settings=defaults) == now + timedelta(10)
-    assert default_deadline(WarningColour.YELLOW, now=now, settings=defaults) == now + timedelta(15)
+
+    def end_of(day: int) -> datetime:
+        return datetime(2026, 12, day, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    assert default_deadline(WarningColour.RED, now=now, settings=defaults) == end_of(6)
+    assert default_deadline(WarningColour.ORANGE, now=now, settings=defaults) == end_of(11)
+    assert default_deadline(WarningColour.YELLOW, now=now, settings=defaults) == end_of(16)
     red = issue(session, org, clock, settings, "red")
     orange = issue(session, org, clock, settings, "orange")
     yellow = issue(session, org, clock, settings, "yellow")
-    assert red.deadline == now + timedelta(days=2)
-    assert orange.deadline == now + timedelta(days=4)
-    assert yellow.deadline == now + timedelta(days=15)
+    assert red.deadline == end_of(3)
+    assert orange.deadline == end_of(5)
+    assert yellow.deadline == end_of(16)
     given = issue(session, org, clock, settings, "red", deadline=now + timedelta(days=1))
-    assert given.deadline == now + timedelta(days=1)
+    assert given.deadline == end_of(2)
 
 
 @SQLITE_ONLY
@@ -299,6 +306,189 @@ def test_rendering_in_the_readers_language_within_each_channels_limits(
     expected = ["ack:w:123456"] + (["rc:123456"] if form is WarningForm.CORRECT else [])
     assert data == expected
     assert all(len(d.encode()) <= 64 for d in data)
+
+
+def _text_of(html_part: str) -> str:
+    """The HTML part as the words a reader sees (tags dropped, entities read)."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_part)))
+
+
+#: What the formal notice says, per locale: each part must be in the email.
+NOTICE_PARTS = {
+    "zh_CN": {
+        "heading": "预警通知",
+        "salutation": "王五同志：",
+        "opening": "纪检监察室于2026年12月1日对你发出{colour}预警。",
+        "reason": "事由：采购审批未经集体研究",
+        "form": "预警形式：{form}",
+        "deadline": "整改期限：2026年12月16日",
+        "todo": "请于2026年12月16日（含当日）前：",
+        "acknowledge": "一、确认已阅本预警；",
+        "report": "二、落实整改，并通过下方链接所示页面反馈整改情况",
+        "contact": "联系人：李四（纪检监察室），邮箱：lisi@jw.example.gov.cn，手机：+8613900000001",
+        "signature": "纪检监察室\n李四\n2026年12月1日",
+    },
+    "en": {
+        "heading": "Warning notice",
+        "salutation": "Dear 王五,",
+        "opening": "On December 1, 2026, 纪检监察室 issued you a {colour} warning.",
+        "reason": "Reason: 采购审批未经集体研究",
+        "form": "Form: {form}",
+        "deadline": "Deadline: December 16, 2026",
+        "todo": "By the end of December 16, 2026, please:",
+        "acknowledge": "1. acknowledge that you have read this warning;",
+        "report": "2. take the correction and report it, with evidence, on the page of the link",
+        "contact": (
+            "Contact: 李四 (纪检监察室), email lisi@jw.example.gov.cn, mobile +8613900000001"
+        ),
+        "signature": "纪检监察室\n李四\nDecember 1, 2026",
+    },
+}
+NEXT_STEP = {
+    "zh_CN": {
+        "yellow": "预警将升级为橙色",
+        "orange": "预警将升级为红色",
+        "red": "该红色预警将被标记、移交纪律审查跟进",
+    },
+    "en": {
+        "yellow": "the warning rises to orange",
+        "orange": "the warning rises to red",
+        "red": "this red warning is flagged for disciplinary follow-up",
+    },
+}
+FORMS = {
+    "zh_CN": {"prompt": "预警提示", "admonish": "诫勉警示", "correct": "责令纠错"},
+    "en": {"prompt": "warning prompt", "admonish": "admonishment", "correct": "ordered correction"},
+}
+COLOURS = {
+    "zh_CN": {"yellow": "黄色", "orange": "橙色", "red": "红色"},
+    "en": {"yellow": "yellow", "orange": "orange", "red": "red"},
+}
+
+
+def _formal_email(
+    locale: str, colour: WarningColour, form: WarningForm, **kwargs: Any
+) -> tuple[str, str]:
+    reader = Person(id=1, staff_id="T1", name="王五", unit_id=1, locale=locale)
+    email = render_warning(
+        warning=_warning(form, colour, "采购审批未经集体研究"),
+        reader=reader,
+        channel=Channel.EMAIL,
+        settings=load_settings(),
+        issuer="李四",
+        issuer_unit="纪检监察室",
+        issuer_email="lisi@jw.example.gov.cn",
+        issuer_mobile="+8613900000001",
+        ack_url="https://riskprompt.example.gov.cn/ack/token",
+        **kwargs,
+    )
+    return email.text, _text_of(email.html or "")
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+@pytest.mark.parametrize("colour", list(WarningColour))
+@pytest.mark.parametrize("form", list(WarningForm))
+def test_the_warning_email_reads_as_a_formal_notice(
+    locale: str, colour: WarningColour, form: WarningForm
+) -> None:
+    text, html_words = _formal_email(locale, colour, form)
+    shown = {"colour": COLOURS[locale][colour.value], "form": FORMS[locale][form.value]}
+    for part, expected in NOTICE_PARTS[locale].items():
+        wanted = expected.format(**shown)
+        assert wanted in text, f"{part}: {wanted!r} not in\n{text}"
+        assert " ".join(wanted.split("\n")) in html_words, f"{part} not in the HTML part"
+    assert NEXT_STEP[locale][colour.value] in text and NEXT_STEP[locale][colour.value] in html_words
+    assert "https://riskprompt.example.gov.cn/ack/token" in text
+    # the parts come in the order of a notice: salutation, facts, what to do, contact, signature
+    order = [NOTICE_PARTS[locale][k].format(**shown) for k in ("salutation", "reason", "todo")]
+    order += [NOTICE_PARTS[locale]["contact"], NOTICE_PARTS[locale]["signature"]]
+    assert [text.index(part) for part in order] == sorted(text.index(part) for part in order)
+    # a whole-day deadline is a date, not 23:59:59
+    assert "23:59" not in text and "11:59" not in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "deadline", "todo"),
+    [
+        ("zh_CN", "整改期限：2026年12月16日 17:30", "请于2026年12月16日 17:30前："),
+        ("en", "Deadline: December 16, 2026 5:30\u202fPM", "By 5:30\u202fPM on December 16, 2026"),
+    ],
+)
+def test_a_deadline_within_the_day_keeps_its_time(locale: str, deadline: str, todo: str) -> None:
+    reader = Person(id=1, staff_id="T1", name="王五", unit_id=1, locale=locale)
+    warning = _warning(WarningForm.CORRECT, WarningColour.ORANGE, "采购审批未经集体研究")
+    warning.deadline = datetime(2026, 12, 16, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai
+    email = render_warning(
+        warning=warning, reader=reader, channel=Channel.EMAIL, settings=load_settings()
+    )
+    assert deadline in email.text and todo in email.text
+
+
+def test_a_contact_names_only_the_details_on_record() -> None:
+    reader = Person(id=1, staff_id="T1", name="王五", unit_id=1, locale="zh_CN")
+    email = render_warning(
+        warning=_warning(WarningForm.PROMPT, WarningColour.YELLOW, "采购审批未经集体研究"),
+        reader=reader,
+        channel=Channel.EMAIL,
+        settings=load_settings(),
+        issuer="李四",
+        issuer_unit="纪检监察室",
+        issuer_email="lisi@jw.example.gov.cn",
+    )
+    assert "联系人：李四（纪检监察室），邮箱：lisi@jw.example.gov.cn\n" in email.text
+    assert "手机" not in email.text
+    # no link to hand: the correction goes through chat
+    assert "二、落实整改，并在聊天中（/warnings）反馈整改情况" in email.text
+
+
+def test_the_supervisors_and_the_issuers_copies_are_notices_too() -> None:
+    boss = Person(id=3, staff_id="CZ001", name="张局长", unit_id=1, locale="zh_CN")
+    clerk = Person(id=1, staff_id="CW001", name="王出纳", unit_id=1, locale="zh_CN")
+    common: dict[str, Any] = {
+        "warning": _warning(WarningForm.CORRECT, WarningColour.RED, "采购审批未经集体研究"),
+        "channel": Channel.EMAIL,
+        "settings": load_settings(),
+        "issuer": "李四",
+        "issuer_unit": "纪检监察室",
+        "issuer_email": "lisi@jw.example.gov.cn",
+        "subject": clerk,
+    }
+    copy = render_warning(reader=boss, **common)
+    assert "张局长同志：" in copy.text
+    assert "纪检监察室于2026年12月1日对王出纳 (CW001)发出红色预警。" in copy.text
+    assert "您作为 王出纳 (CW001) 的上级收到此通知。" in copy.text
+    assert "联系人：李四（纪检监察室），邮箱：lisi@jw.example.gov.cn" in copy.text
+    assert "一、确认已阅本预警" not in copy.text  # asks the supervisor for nothing
+    officer = Person(id=2, staff_id="JJ001", name="李四", unit_id=2, locale="zh_CN")
+    own = render_warning(reader=officer, notice_role="officer", **common)
+    assert "李四同志：" in own.text and "联系人" not in own.text
+
+
+@SQLITE_ONLY
+def test_the_issued_email_names_the_officer_and_their_contacts_from_the_record(
+    session: Session, org: dict[str, Any], clock: FixedClock, settings: Settings
+) -> None:
+    officer = org["officer"]
+    officer.name, officer.email, officer.mobile = (
+        "赵纪检",
+        "zhao@jw.example.gov.cn",
+        "+8613911112222",
+    )
+    session.add(officer)
+    session.commit()
+    issue(session, org, clock, settings, "orange", risk_point_id=org["point"].id)
+    email = next(d for d in deliveries(session) if d.channel == "email")
+    assert email.body.startswith("预警通知\n")
+    assert "王出纳同志：" in email.body
+    assert "纪检监察室于" in email.body and "对你发出橙色预警。" in email.body
+    assert "预警形式：责令纠错" in email.body
+    assert "事由：采购审批未经集体研究" in email.body and "资金支付审核不严" in email.body
+    assert (
+        "联系人：赵纪检（纪检监察室），邮箱：zhao@jw.example.gov.cn，手机：+8613911112222"
+        in email.body
+    )
+    assert "纪检监察室\n赵纪检\n" in email.body
+    assert "联系人：赵纪检" in _text_of(email.html or "")
 
 
 @SQLITE_ONLY

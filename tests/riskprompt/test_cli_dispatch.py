@@ -83,14 +83,18 @@ def test_deliveries_list_shows_rows_and_counts(cli, engine, session, due_prompts
     session.add(failed)
     session.commit()
 
-    result = cli.invoke(app, ["--locale", "en", "deliveries", "list"])
+    result = cli.invoke(
+        app, ["--locale", "en", "deliveries", "list", "--format", "table", "--wide"]
+    )
     assert result.exit_code == 0, result.output
     assert "李明 (S001)" in result.output
     assert "attempts exhausted: 451 try again later" in result.output
     assert "Deliveries by status" in result.output
     assert "Listed 3 of 3 deliveries." in result.output
 
-    only_failed = cli.invoke(app, ["--locale", "en", "deliveries", "list", "--failed"])
+    only_failed = cli.invoke(
+        app, ["--locale", "en", "deliveries", "list", "--failed", "--format", "table"]
+    )
     assert only_failed.exit_code == 0, only_failed.output
     assert "Failed deliveries" in only_failed.output
     assert "Listed 1 of 1 delivery." in only_failed.output
@@ -100,7 +104,7 @@ def test_deliveries_list_shows_rows_and_counts(cli, engine, session, due_prompts
     assert "Listed 0 of 0 deliveries." in none.output
 
     wrong = cli.invoke(app, ["--locale", "en", "deliveries", "list", "--channel", "fax"])
-    assert wrong.exit_code == 1
+    assert wrong.exit_code == 2
     assert "unknown channel 'fax'" in wrong.output
 
 

@@ -69,8 +69,8 @@ def test_cycle_run_prints_counts_and_is_idempotent(cli: CliRunner, org: dict[str
 
 def test_cycle_run_refuses_a_malformed_period(cli: CliRunner, org: dict[str, Any]) -> None:
     result = run(cli, "cycle", "run", "--period", "2026-13")
-    assert result.exit_code == 1
-    assert "YYYY-MM" in result.output
+    assert result.exit_code == 2
+    assert "--period: not a period '2026-13': write it as 2026-12" in result.output
     assert rows(org, Prompt) == []
 
 
@@ -121,14 +121,14 @@ def test_remind_now_at_a_time_and_refusals(cli: CliRunner, org: dict[str, Any]) 
     assert staff.exit_code == 1
     assert "not an officer" in staff.output
     unknown = run(cli, "remind", "--as", "JJ001", "--to", "person:NOBODY", "--text", "x")
-    assert unknown.exit_code == 1
-    assert "NOBODY" in unknown.output
+    assert unknown.exit_code == 2
+    assert "--to: " in unknown.output and "NOBODY" in unknown.output
     bad_target = run(cli, "remind", "--as", "JJ001", "--to", "team:1", "--text", "x")
-    assert bad_target.exit_code == 1
-    assert "team:1" in bad_target.output
+    assert bad_target.exit_code == 2
+    assert "--to: " in bad_target.output and "team:1" in bad_target.output
     bad_time = run(cli, "remind", "--as", "JJ001", "--to", "all", "--text", "x", "--at", "soon")
-    assert bad_time.exit_code == 1
-    assert "YYYY-MM-DD HH:MM" in bad_time.output
+    assert bad_time.exit_code == 2
+    assert "--at: " in bad_time.output and "YYYY-MM-DD HH:MM" in bad_time.output
     assert len(rows(org, Broadcast)) == 2
 
 
@@ -142,9 +142,9 @@ def test_prompts_list_shows_rows_and_counts(cli: CliRunner, org: dict[str, Any])
     none = run(cli, "prompts", "list", "--status", "acknowledged")
     assert none.exit_code == 0, none.output
     assert "0 prompts" in none.output
-    bad = run(cli, "prompts", "list", "--status", "read")
-    assert bad.exit_code == 1
-    assert "open, acknowledged or cancelled" in bad.output
+    bad = run(cli, "prompts", "list", "--status", "sleeping")
+    assert bad.exit_code == 2
+    assert "--status: " in bad.output and "open, acknowledged or cancelled" in bad.output
 
 
 def test_a_database_out_of_reach_is_one_line_without_its_password(

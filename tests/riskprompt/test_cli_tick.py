@@ -78,8 +78,8 @@ def test_tick_runs_what_is_due_at_the_given_moment_and_nothing_twice(
 
 def test_tick_refuses_a_malformed_moment(cli: CliRunner) -> None:
     result = cli.invoke(app, ["--locale", "en", "tick", "--at", "tomorrow"])
-    assert result.exit_code == 1
-    assert "YYYY-MM-DD HH:MM" in result.output
+    assert result.exit_code == 2
+    assert "--at: " in result.output and "YYYY-MM-DD HH:MM" in result.output
 
 
 def test_tick_takes_reminders_and_escalations_once(
@@ -93,7 +93,7 @@ def test_tick_takes_reminders_and_escalations_once(
     unit = make_unit(session)
     officer = make_person(session, unit=unit, role=Role.OFFICER, staff_id="JW001", channels="email")
     staff = make_person(session, unit=unit, staff_id="ST001", channels="email")
-    issue_warning(  # on 2026-12-01 at 09:00, due on the 10th at 09:00
+    issue_warning(  # on 2026-12-01 at 09:00, due on the 10th (at its end: a whole day)
         session,
         actor=officer,
         person=staff,
@@ -111,8 +111,8 @@ def test_tick_takes_reminders_and_escalations_once(
         assert result.exit_code == 0, result.output
         return result.output
 
-    assert "0 warnings (0 overtaken)" in tick("2026-12-07 08:59")
-    assert "1 warnings (0 overtaken)" in tick("2026-12-07 09:00")  # 3 days before
+    assert "0 warnings (0 overtaken)" in tick("2026-12-07 23:59")
+    assert "1 warnings (0 overtaken)" in tick("2026-12-08 00:00")  # 3 days before
     # ten days later: the 1-day reminder is overtaken, the warning escalates, once
     late = tick("2026-12-20 09:00")
     assert "0 warnings (1 overtaken)" in late and "escalations: 1" in late

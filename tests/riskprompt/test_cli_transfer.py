@@ -69,6 +69,15 @@ def test_import_reimport_and_dry_run(migrated, database, tmp_path) -> None:
     assert "会计岗" not in level.stdout  # the dry run changed nothing
 
 
+def test_the_counts_are_headed_as_counts_not_times(migrated, tmp_path) -> None:
+    path = write_csv(tmp_path / "catalog.csv", CATALOG_HEADER, CATALOG_ROWS)
+    result = migrated.invoke(app, ["import", "catalog", str(path)])  # zh_CN, the default
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "记录" in line)
+    assert ["记录", "新增", "更新", "未变"] == [c.strip() for c in header.split("┃") if c.strip()]
+    assert "创建时间" not in result.stdout  # "Created" as a time, elsewhere
+
+
 def test_a_bad_file_is_refused_whole(migrated, database, tmp_path) -> None:
     good = write_csv(tmp_path / "people-ok.csv", PEOPLE_HEADER, PEOPLE_ROWS)
     assert (
@@ -144,8 +153,9 @@ def test_progress_bar_on_a_terminal_only(migrated, database, tmp_path) -> None:
     assert "Changes (the first 20 of 1,110):" in piped.stdout
     shown = run(migrated, "import", "catalog", str(path), env={"TTY_COMPATIBLE": "1"})
     assert shown.exit_code == 0, shown.output
-    assert "Checking" in shown.stdout and "Writing" in shown.stdout
-    assert "1000/1000" in shown.stdout
+    # the bar is drawn on stderr: stdout keeps the summary alone
+    assert "Checking" in shown.stderr and "Writing" in shown.stderr
+    assert "1000/1000" in shown.stderr and "Checking" not in shown.stdout
     assert count(database, RiskPoint) == 1000
 
 

@@ -72,7 +72,7 @@ def test_warn_red_queues_every_channel_and_the_supervisor(
     assert result.exit_code == 0, result.output
     assert "Warning W1 issued to 王出纳 (CW001): red, ordered correction." in result.output
     assert "Deadline: Dec 31, 2099" in result.output
-    assert "3 deliveries queued: sms, email, email (supervisor)" in result.output
+    assert "3 deliveries queued: SMS, Email, and Email (supervisor)" in result.output
     [warning] = rows(org, Warning)
     assert (warning.colour, warning.form) == (WarningColour.RED, WarningForm.CORRECT)
     assert warning.risk_point_id == org["point"].id
@@ -89,7 +89,7 @@ def test_warn_a_unit_reaches_its_head(cli: CliRunner, org: dict[str, Any]) -> No
     result = run(cli, *WARN, "--unit", "财政局", "--colour", "yellow", "--form", "prompt")
     assert result.exit_code == 0, result.output
     assert "张局长 (CZ001)" in result.output
-    assert "1 delivery queued: email" in result.output
+    assert "1 delivery queued: Email" in result.output
     [warning] = rows(org, Warning)
     assert warning.person_id == org["director"].id
     headless = run(cli, *WARN, "--unit", "空单位", "--colour", "yellow", "--form", "prompt")
@@ -97,16 +97,36 @@ def test_warn_a_unit_reaches_its_head(cli: CliRunner, org: dict[str, Any]) -> No
     assert "has no head" in headless.output
 
 
+# A value that cannot be read, or names nobody, is a usage error (exit code 2) naming
+# its option; what the rules refuse is a domain error (exit code 1).
+USAGE = [
+    (("--person", "CW001", "--colour", "purple", "--form", "prompt"), "--colour: unknown colour"),
+    (("--person", "CW001", "--colour", "red", "--form", "scold"), "--form: unknown form"),
+    (
+        ("--person", "CW001", "--colour", "red", "--form", "prompt", "--deadline", "31/12"),
+        "--deadline: not a date",
+    ),
+    (("--person", "NOBODY", "--colour", "red", "--form", "prompt"), "--person: no person"),
+    (("--unit", "9999", "--colour", "red", "--form", "prompt"), "--unit: no unit"),
+]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(("args", "message"), USAGE)
+def test_warn_names_the_option_of_a_bad_value(
+    cli: CliRunner, org: dict[str, Any], args: tuple[str, ...], message: str
+) -> None:
+    result = run(cli, *WARN, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert rows(org, Warning) == [] and rows(org, Delivery) == []
+
+
 @SQLITE_ONLY
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--person", "CW001", "--colour", "purple", "--form", "prompt"), "unknown colour"),
-        (("--person", "CW001", "--colour", "red", "--form", "scold"), "unknown form"),
-        (
-            ("--person", "CW001", "--colour", "red", "--form", "prompt", "--deadline", "31/12"),
-            "not a date",
-        ),
         (
             (
                 "--person",
@@ -120,8 +140,6 @@ def test_warn_a_unit_reaches_its_head(cli: CliRunner, org: dict[str, Any]) -> No
             ),
             "the deadline must be in the future",
         ),
-        (("--person", "NOBODY", "--colour", "red", "--form", "prompt"), "no person"),
-        (("--unit", "9999", "--colour", "red", "--form", "prompt"), "no unit"),
         (("--colour", "red", "--form", "prompt"), "--person or --unit"),
         (("--person", "CW001", "--unit", "1", "--colour", "red", "--form", "prompt"), "one of"),
         (
@@ -173,7 +191,7 @@ def test_list_filters_and_withdraw(cli: CliRunner, org: dict[str, Any]) -> None:
     mine = run(cli, "warnings", "list", "--person", "CZ001")
     assert "1 warning" in mine.output and "W3" in mine.output
     bad = run(cli, "warnings", "list", "--status", "sleeping")
-    assert bad.exit_code == 1 and "unknown status" in bad.output
+    assert bad.exit_code == 2 and "--status: unknown status" in bad.output
 
     refused = run(cli, "withdraw", "W2", "--as", "CW001", "--reason", "误发")
     assert refused.exit_code == 1 and "not an officer" in refused.output

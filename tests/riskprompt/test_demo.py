@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from riskprompt.cli.app import app
@@ -43,3 +44,67 @@ def test_demo_starts_afresh_each_time(tmp_path: Path) -> None:
     second = runner.invoke(app, ["--locale", "en", "demo"], terminal_width=200)
     assert second.exit_code == 0, second.output
     assert "catalog.csv: 97 rows" in second.output
+
+
+def _what_next(output: str, heading: str) -> list[str]:
+    """The lines of the demo's closing "what next" block."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    return lines[start:]
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading", "said"),
+    [
+        ("en", "What next", "then try:"),
+        ("zh_CN", "接下来", "然后试试："),
+    ],
+)
+def test_the_demo_ends_with_what_to_run_next_within_80_columns(
+    locale: str, heading: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKPROMPT_LOCALE", locale)
+    result = CliRunner().invoke(app, ["demo"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    block = _what_next(result.output, heading)
+    assert said in block
+    assert all(cell_len(line) <= 80 for line in block), "\n".join(block)
+    commands = [line.strip() for line in block if line.startswith("  riskprompt ")]
+    assert "  export RISKPROMPT_DATABASE_URL=sqlite:///demo/riskprompt.db" in block
+    assert "  export RISKPROMPT_DATA_DIR=demo/data" in block
+    assert (
+        "  RISKPROMPT_DATABASE_URL=sqlite:///demo/riskprompt.db riskprompt warnings list" in block
+    )
+    shown = {" ".join(c.split()[1:3]) for c in commands}
+    assert {"prompts list", "warnings list", "deliveries list", "web --port"} <= shown
+    assert any(c.startswith("riskprompt report --period 20") for c in commands)
+    assert any(c.startswith("riskprompt chat --as ") for c in commands)
+    # every comment line above a command is in the demo's language
+    comments = [line.strip() for line in block if line.startswith("  # ")]
+    assert len(comments) == len(commands)
+    if locale == "zh_CN":
+        assert all(re.search(r"[\u4e00-\u9fff]", c) for c in comments)
+    else:
+        assert not any(re.search(r"[\u4e00-\u9fff]", c.split(" as ")[0]) for c in comments)
+
+
+def test_the_commands_the_demo_suggests_work_on_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["--locale", "en", "demo"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    block = _what_next(result.output, "What next")
+    for line in block:
+        if line.startswith("  export "):
+            name, value = line.removeprefix("  export ").split("=", 1)
+            monkeypatch.setenv(name, value)
+    commands = [line.split()[1:] for line in block if line.startswith("  riskprompt ")]
+    for command in commands:
+        if command[0] == "web":  # serves until stopped
+            continue
+        answer = runner.invoke(app, command, input="/quit\n", terminal_width=80)
+        assert answer.exit_code == 0, (command, answer.output)
+        assert "new database" not in answer.output and "out of date" not in answer.output
+    listed = runner.invoke(app, ["warnings", "list", "--format", "csv"])
+    assert listed.exit_code == 0 and "W2" in listed.output  # the demo's own warnings

@@ -149,7 +149,7 @@ async def test_a_forged_status_callback_changes_nothing(front: Front, how: str) 
 async def test_a_replayed_sms_acknowledgement_changes_nothing(front: Front) -> None:
     form = front.sms_form("CW001", f"P{front.prompt_id}")
     first = await front.twilio("/twilio/sms", form)
-    assert "Acknowledged: 节前廉洁提醒" in first.text
+    assert f"Acknowledged: P{front.prompt_id} Special risk prompt" in first.text
     acknowledged = prompt_status(front)
     front.world.clock.advance(timedelta(days=1))
 

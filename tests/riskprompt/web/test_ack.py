@@ -48,7 +48,11 @@ PDF = b"%PDF-1.4\n%fake but well begun\n"
 def prompt(session, clock) -> Prompt:
     person = make_person(session, unit=make_unit(session), locale="en")
     prompt, _ = make_prompt_with_delivery(
-        session, person=person, at=clock.now(), title="Budget <review>"
+        session,
+        person=person,
+        at=clock.now(),
+        title="特别提示",  # as stored; the page reads the title in the reader's language
+        body="Budget <review>: 请注意本岗位风险点。",
     )
     session.commit()
     return prompt
@@ -171,6 +175,7 @@ def test_the_page_shows_the_whole_prompt_and_acknowledges_on_post(client, engine
     page = client.get(url)
     assert page.status_code == 200
     assert "Budget &lt;review&gt;" in page.text  # autoescaped
+    assert "Special risk prompt" in page.text and "特别提示" not in page.text
     assert "请注意本岗位风险点。" in page.text
     assert 'method="post"' in page.text and f'value="{key_of(url)}"' in page.text
     assert page.headers["cache-control"] == "no-store"

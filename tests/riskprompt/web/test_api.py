@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from riskprompt.config.settings import load_settings
 from riskprompt.models.conversations import ApiToken, create_api_token
 from riskprompt.models.people import Role
 from riskprompt.models.prompts import Broadcast, Prompt, PromptStatus
@@ -19,6 +20,7 @@ from riskprompt.models.warnings import (
     WarningForm,
     WarningStatus,
     acknowledge_warning,
+    deadline_on,
     issue_warning,
     submit_rectification,
 )
@@ -223,8 +225,9 @@ def test_review_accepts_and_rejects(client, engine, org, clock):
     assert rejected.json()["review_note"] == "证据不足"
     with Session(engine) as s:
         warning = s.get(Warning, org["warnings"][1].id)
-        assert warning.status is WarningStatus.ACKNOWLEDGED
-        assert warning.deadline == clock.now() + timedelta(days=3)
+        assert warning.status is WarningStatus.RETURNED  # 已退回: a new correction is due
+        # a whole day: the end of the day given, in the office's time zone
+        assert warning.deadline == deadline_on(clock.now() + timedelta(days=3), load_settings())
 
     again = client.post(
         f"/api/v1/corrections/{org['corrections'][0].id}/review",

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
+from riskprompt.config.settings import load_settings
 from riskprompt.models.conversations import create_api_token
 from riskprompt.models.notices import Notice, NoticeReach
 from riskprompt.models.people import Role
 from riskprompt.models.prompts import Delivery
-from riskprompt.models.warnings import Warning
+from riskprompt.models.warnings import Warning, deadline_on
 from tests.builders import make_person, make_unit
 
 
@@ -50,7 +51,8 @@ def test_an_officer_issues_a_warning_and_it_is_queued(client, engine, org, clock
     with Session(engine) as s:
         warning = s.get(Warning, body["id"])
         assert warning is not None
-        assert warning.deadline == clock.now() + timedelta(days=5)  # red's default
+        # red's default: the end of the day 5 days on, in the office's time zone
+        assert warning.deadline == deadline_on(clock.now() + timedelta(days=5), load_settings())
         told = s.exec(select(Notice).where(col(Notice.warning_id) == warning.id)).all()
         # red: the person on every channel at once (the dispatcher expands the notice)
         assert (told[0].reader_id, told[0].reach) == (warning.person_id, NoticeReach.EVERY)

@@ -76,7 +76,10 @@ def test_signed_reply_acknowledges_the_latest_prompt(client, engine, reader):
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
-    assert "<Message>Acknowledged: Latest. Thank you.</Message>" in response.text
+    latest = reader[2].id
+    assert f"<Message>Acknowledged: P{latest} Special risk prompt. Thank you.</Message>" in (
+        response.text
+    )
     assert statuses(engine) == [PromptStatus.OPEN, PromptStatus.ACKNOWLEDGED]
     with Session(engine) as s:
         latest = s.get(Prompt, reader[2].id)
@@ -97,7 +100,7 @@ def test_every_ack_word_acknowledges(client, engine, reader, word):
 def test_a_code_acknowledges_that_prompt(client, engine, reader):
     form = sms(f"P{reader[1].id}")
     response = post_form(client, "/twilio/sms", form, sign("/twilio/sms", form))
-    assert "Acknowledged: Older" in response.text
+    assert f"Acknowledged: P{reader[1].id} Special risk prompt" in response.text
     assert statuses(engine) == [PromptStatus.ACKNOWLEDGED, PromptStatus.OPEN]
 
 
@@ -297,6 +300,8 @@ def test_a_lost_database_connection_is_replaced_and_the_reply_carried_out(client
     response = post_form(client, "/twilio/sms", form, sign("/twilio/sms", form))
 
     assert response.status_code == 200
-    assert "<Message>Acknowledged: Latest. Thank you.</Message>" in response.text
+    assert f"<Message>Acknowledged: P{reader[2].id} Special risk prompt. Thank you." in (
+        response.text
+    )
     assert statuses(engine) == [PromptStatus.ACKNOWLEDGED, PromptStatus.ACKNOWLEDGED]
     assert audit_count(engine, "prompt.acknowledged") == 2
