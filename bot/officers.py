@@ -211,7 +211,7 @@ def review_text(
             when=turn.when(rectification.submitted_at),
         ),
         turn._("Warning: %(reason)s", reason=clip(warning.reason, 600)),
-        turn._("Deadline: %(when)s", when=turn.when(warning.deadline)),
+        turn._("Deadline: %(when)s", when=turn.deadline(warning.deadline)),
         "",
         turn._("What was done:"),
         clip(rectification.description, 2000),
@@ -364,7 +364,7 @@ async def reject_with_reason(turn: Turn) -> None:
             "%(name)s is told.",
             id=rectification.id,
             code=warning_code(warning),
-            when=turn.when(warning.deadline),
+            when=turn.deadline(warning.deadline),
             name=person.name,
         )
     )

@@ -69,7 +69,7 @@ def warning_text(reader: Reader, warning: Warning, *, now_overdue: bool) -> str:
             form=reader._(warning.form.label),
         ),
         reader._("Reason: %(reason)s", reason=clip(warning.reason, 300)),
-        reader._("Deadline: %(when)s", when=reader.when(warning.deadline))
+        reader._("Deadline: %(when)s", when=reader.deadline(warning.deadline))
         + (" " + reader._("(overdue)") if now_overdue else ""),
         reader._("Status: %(status)s", status=reader._(STATUS_LABELS[warning.status])),
     ]

@@ -47,6 +47,7 @@ from telegram.ext import Application, ContextTypes
 from riskprompt.bot.state import load_state
 from riskprompt.config.i18n import (
     N_,
+    format_deadline,
     format_number,
     format_when,
     normalise_locale,
@@ -116,6 +117,10 @@ class Reader:
     def when(self, moment: datetime) -> str:
         """A moment in the reader's time zone and locale."""
         return format_when(moment, self.timezone, self.locale)
+
+    def deadline(self, moment: datetime) -> str:
+        """A deadline for the reader: its day when it is a whole day."""
+        return format_deadline(moment, self.timezone, self.locale)
 
     def number(self, value: float) -> str:
         """A number with the reader's grouping."""
@@ -260,6 +265,10 @@ class Turn:
     def when(self, moment: datetime) -> str:
         """A moment for the reader."""
         return self.reader.when(moment)
+
+    def deadline(self, moment: datetime) -> str:
+        """A deadline for the reader: its day when it is a whole day."""
+        return self.reader.deadline(moment)
 
     # -- what to answer (sent after the commit) --------------------------------------------
 

@@ -132,7 +132,7 @@ def _preview(turn: Turn) -> str:
         name=person.name if person else "?",
         staff_id=person.staff_id if person else "?",
         reason=str(data["reason"]),
-        deadline=turn.when(deadline),
+        deadline=turn.deadline(deadline),
     )
 
 

@@ -171,6 +171,28 @@ def format_when(
     return _format_datetime(value, "medium", tzinfo=zone, locale=babel_locale(locale))
 
 
+def is_whole_day(value: datetime, tz: str | ZoneInfo = "Asia/Shanghai") -> bool:
+    """Whether ``value`` ends a day in ``tz`` (23:59): a deadline that is a whole day."""
+    local = value.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz)
+    return (local.hour, local.minute) == (23, 59)
+
+
+def format_deadline(
+    value: datetime,
+    tz: str | ZoneInfo = "Asia/Shanghai",
+    locale: str | None = None,
+    width: str = "medium",
+) -> str:
+    """A deadline for the reader: its day when it ends that day (``2026年12月31日``),
+    else the day and time; ``width`` short gives ``2026/12/31``-style dates for SMS."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    where = babel_locale(locale)
+    if is_whole_day(value, zone):
+        day = value.astimezone(zone).date()
+        return _format_date(day, "short" if width == "short" else "long", locale=where)
+    return _format_datetime(value, width, tzinfo=zone, locale=where)
+
+
 def format_day(value: date, locale: str | None = None) -> str:
     """A date for the reader, e.g. ``2025年3月1日``."""
     return _format_date(value, "long", locale=babel_locale(locale))

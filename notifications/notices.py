@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from babel.dates import format_datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from riskprompt.config.i18n import N_, babel_locale, translator
+from riskprompt.config.i18n import N_, format_deadline, translator
 from riskprompt.config.settings import Settings
 from riskprompt.models import codes
 from riskprompt.models.notices import Notice, NoticeEvent, NoticeReach, NoticeRole
@@ -364,13 +363,13 @@ def render_notice(
     )
 
 
-def _when(moment: Any, reader: Person, settings: Settings, locale: str, width: str) -> str:
+def _deadline(moment: Any, reader: Person, settings: Settings, locale: str, width: str) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     if not isinstance(moment, datetime):
         return ""
     zone = reader_zone(reader.timezone, settings.zone)
-    return format_datetime(moment, width, tzinfo=zone, locale=babel_locale(locale))
+    return format_deadline(moment, zone, locale, width)
 
 
 def _outcome_view(
@@ -479,8 +478,8 @@ def _outcome_view(
         )
     elif event is NoticeEvent.CORRECTION_REJECTED:
         title = gettext(N_("Correction on %(code)s rejected")) % {"code": code}
-        deadline = _when(notice.data.get("deadline"), reader, settings, locale, "medium")
-        short = _when(notice.data.get("deadline"), reader, settings, locale, "short")
+        deadline = _deadline(notice.data.get("deadline"), reader, settings, locale, "medium")
+        short = _deadline(notice.data.get("deadline"), reader, settings, locale, "short")
         template = gettext(
             "Your correction on %(code)s was rejected by %(name)s: %(reason)s\n"
             "Please correct it and report again by %(deadline)s."

@@ -32,14 +32,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_skeleton, format_time
+from babel.dates import format_skeleton, format_time
 from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from riskprompt.config.i18n import (
     babel_locale,
     format_day,
+    format_deadline,
     format_number,
+    is_whole_day,
     normalise_locale,
     translator,
 )
@@ -963,7 +965,7 @@ def build_warning_view(
     issued_on = format_day(warning.created_at.astimezone(zone).date(), locale)
     local_deadline = warning.deadline.astimezone(zone)
     deadline_day = format_day(local_deadline.date(), locale)
-    whole_day = (local_deadline.hour, local_deadline.minute) == (23, 59)
+    whole_day = is_whole_day(local_deadline, zone)
     deadline_time = (
         "" if whole_day else format_time(local_deadline, "short", tzinfo=zone, locale=where)
     )
@@ -1015,8 +1017,8 @@ def build_warning_view(
         correction=WarningForm(warning.form) is WarningForm.CORRECT,
         reason=warning.reason.strip(),
         risk_point=point,
-        deadline=format_datetime(warning.deadline, "medium", tzinfo=zone, locale=where),
-        deadline_short=format_datetime(warning.deadline, "short", tzinfo=zone, locale=where),
+        deadline=format_deadline(warning.deadline, zone, locale),
+        deadline_short=format_deadline(warning.deadline, zone, locale, "short"),
         issuer=issuer,
         issuer_unit=issuer_unit,
         issued_on=issued_on,

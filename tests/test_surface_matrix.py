@@ -533,12 +533,13 @@ def when(moment: datetime, width: str) -> str:
 
 
 def deadline_words(world: World, channel: str) -> str:
-    """The current deadline as the addressee's channel writes it (SMS: the short form;
-    the email, a formal notice, gives a deadline that ends its day as the date alone)."""
+    """The current deadline as the addressee's channel writes it (SMS: the short form);
+    a deadline that ends its day is written as the date alone."""
     deadline = world.current_deadline()
     local = deadline.astimezone(load_settings().zone)
-    if channel == "email" and (local.hour, local.minute) == (23, 59):
-        return format_date(local.date(), "long", locale="zh_CN")
+    width = "short" if channel == "sms" else "long"
+    if (local.hour, local.minute) == (23, 59):
+        return format_date(local.date(), width, locale="zh_CN")
     return when(deadline, "short" if channel == "sms" else "medium")
 
 

@@ -10,7 +10,15 @@ import typer
 from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors
 from riskprompt.cli.listing import Column, FormatOption, Listing, WideOption, show
-from riskprompt.config.i18n import N_, _, format_list, format_number, format_when, ngettext
+from riskprompt.config.i18n import (
+    N_,
+    _,
+    format_deadline,
+    format_list,
+    format_number,
+    format_when,
+    ngettext,
+)
 from riskprompt.context import AppContext
 from riskprompt.models.errors import InvalidInput, NotFound
 from riskprompt.models.listings import page_warnings
@@ -121,7 +129,8 @@ def warn(
                 "colour": _(chosen_colour.label),
                 "form": _(chosen_form.label),
             },
-            _("Deadline: %(when)s") % {"when": _when(context, warning.deadline)},
+            _("Deadline: %(when)s")
+            % {"when": format_deadline(warning.deadline, context.settings.zone)},
             ngettext(
                 "%(n)s delivery queued: %(channels)s",
                 "%(n)s deliveries queued: %(channels)s",

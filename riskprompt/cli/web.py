@@ -17,7 +17,15 @@ from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors, table
 from riskprompt.cli.dispatch import _configure_logging, _on_stop_signals
 from riskprompt.cli.listing import Column, FormatOption, Listing, WideOption, show
-from riskprompt.config.i18n import N_, _, current_locale, format_number, format_when, ngettext
+from riskprompt.config.i18n import (
+    N_,
+    _,
+    current_locale,
+    format_deadline,
+    format_number,
+    format_when,
+    ngettext,
+)
 from riskprompt.config.settings import Settings
 from riskprompt.context import AppContext
 from riskprompt.models.acknowledging import Target, acknowledge
@@ -591,7 +599,7 @@ def review(
         values = {
             "id": correction_code(correction_id),
             "warning": warning_code(warning.id),
-            "when": _when(context, warning.deadline),
+            "when": format_deadline(warning.deadline, context.settings.zone),
         }
     message = (
         _("Correction %(id)s accepted: warning %(warning)s is closed.")
@@ -676,7 +684,7 @@ def show_correction(
         _("Issued by"),
         f"{detail.issuer.name} ({detail.issuer.staff_id}), {_when(context, warning.created_at)}",
     )
-    issued.add_row(_("Deadline"), _when(context, warning.deadline))
+    issued.add_row(_("Deadline"), format_deadline(warning.deadline, context.settings.zone))
     console.print(issued)
 
     history = table(_("History"), _("When"), _("Step"), _("By"), _("Details"))

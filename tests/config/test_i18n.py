@@ -146,3 +146,16 @@ def test_dates_and_numbers_are_formatted_for_the_reader() -> None:
     assert "Mar 1, 2025" in format_when(moment, "Asia/Shanghai", "en")
     assert format_day(moment.date(), "zh_CN") == "2025年3月1日"
     assert format_number(1234567, "en") == "1,234,567"
+
+
+def test_a_deadline_that_ends_its_day_is_shown_as_the_day() -> None:
+    from datetime import UTC, datetime
+
+    from riskprompt.config.i18n import format_deadline
+
+    whole = datetime(2026, 12, 31, 15, 59, 59, tzinfo=UTC)  # 23:59:59 in Shanghai
+    assert format_deadline(whole, "Asia/Shanghai", "zh_CN") == "2026年12月31日"
+    assert format_deadline(whole, "Asia/Shanghai", "en") == "December 31, 2026"
+    assert format_deadline(whole, "Asia/Shanghai", "en", "short") == "12/31/26"
+    within = datetime(2026, 12, 31, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
+    assert "14:00" in format_deadline(within, "Asia/Shanghai", "zh_CN")

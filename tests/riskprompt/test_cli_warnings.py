@@ -71,7 +71,7 @@ def test_warn_red_queues_every_channel_and_the_supervisor(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Warning W1 issued to 王出纳 (CW001): red, ordered correction." in result.output
-    assert "Deadline: Dec 31, 2099" in result.output
+    assert "Deadline: December 31, 2099" in result.output
     assert "3 deliveries queued: SMS, Email, and Email (supervisor)" in result.output
     [warning] = rows(org, Warning)
     assert (warning.colour, warning.form) == (WarningColour.RED, WarningForm.CORRECT)
