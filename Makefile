@@ -6,7 +6,12 @@ STAMP := $(VENV)/.installed
 LOCALES := zh_CN en
 SOURCES := models notifications bot config riskprompt
 
-.PHONY: install demo test lint i18n bench clean
+.PHONY: install system-packages demo test lint i18n bench clean
+
+# Debian packages the console's browser tests and the PDFs need: Debian's chromium
+# (Playwright drives it; no browser is downloaded), CJK fonts, HarfBuzz's subsetter
+# (fonts embedded in PDFs) and poppler's tools (PDF pages checked and rendered).
+DEBIAN_PACKAGES := chromium fonts-noto-cjk libharfbuzz-subset0 poppler-utils
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +19,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: system-packages $(STAMP)
+
+# Installs only the missing ones (one `apt-get update` first); as another user than
+# root, or without apt, says which are missing and goes on (their tests are skipped).
+system-packages:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+		dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-packages: no apt-get here; install$$missing yourself" \
+			"(without chromium the browser tests are skipped)"; \
+		exit 0; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "system-packages: not root, skipping the Debian packages$$missing;" \
+			"install them with: sudo apt-get install -y$$missing" \
+			"(without chromium the browser tests are skipped)"; \
+		exit 0; \
+	fi; \
+	echo "system-packages: installing$$missing"; \
+	apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
 
 demo: $(STAMP)
 	$(BIN)/riskprompt demo
@@ -24,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # pytest exits non-zero when a test fails and (exit 5) when no test ran.
-test: lint
+test: system-packages lint
 	$(BIN)/pytest
 
 # Extract every marked message, then merge it into each catalogue.  Catalogues are
@@ -49,6 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cycle_bench.py
 	$(BIN)/python bench/dispatch_bench.py --no-apprise
 	$(BIN)/python bench/inbound_bench.py
+	$(BIN)/python bench/console_bench.py --database-url sqlite://
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info .pytest_cache .ruff_cache

@@ -75,8 +75,36 @@ class Settings(BaseSettings):
     TWILIO_FROM: str | None = None
     TWILIO_API_URL: str | None = None
 
+    # The SMS channel's provider: Twilio, or Alibaba Cloud SMS (registered templates).
+    SMS_PROVIDER: Literal["twilio", "aliyun"] = "twilio"
+    ALIYUN_SMS_API_URL: str | None = "https://dysmsapi.aliyuncs.com"
+    ALIYUN_SMS_ACCESS_KEY_ID: str | None = None
+    ALIYUN_SMS_ACCESS_KEY_SECRET: str | None = None
+    ALIYUN_SMS_SIGN_NAME: str | None = None
+    # Template code per kind of message (a JSON object in the environment:
+    # RISKPROMPT_ALIYUN_SMS_TEMPLATES='{"prompt": "SMS_123", "warning": "SMS_456"}').
+    ALIYUN_SMS_TEMPLATES: dict[str, str] = Field(default_factory=dict)
+
     TELEGRAM_TOKEN: str | None = None
     TELEGRAM_API_URL: str | None = None
+
+    # WeCom (企业微信; 政务微信 and private deployments: another API URL, paths
+    # /cgi-bin/... below it): the self-built app sending the messages, and its callback
+    # (receive messages: the Token and the 43-character EncodingAESKey).
+    WECOM_API_URL: str = "https://qyapi.weixin.qq.com"
+    WECOM_CORP_ID: str | None = None
+    WECOM_AGENT_ID: int | None = None
+    WECOM_SECRET: str | None = None
+    WECOM_TOKEN: str | None = None
+    WECOM_AES_KEY: str | None = None
+    # DingTalk (钉钉; 浙政钉 and private deployments: another API URL, paths /gettoken,
+    # /topapi/... below it): the internal app's key, secret and agent, and its callback.
+    DINGTALK_API_URL: str = "https://oapi.dingtalk.com"
+    DINGTALK_APP_KEY: str | None = None
+    DINGTALK_APP_SECRET: str | None = None
+    DINGTALK_AGENT_ID: int | None = None
+    DINGTALK_TOKEN: str | None = None
+    DINGTALK_AES_KEY: str | None = None
 
     PUBLIC_URL: str | None = None
     SECRET_KEY: str = PLACEHOLDER_SECRET
@@ -205,7 +233,16 @@ class Settings(BaseSettings):
             raise ValueError(N_("every number of days must be above 0 and at most 365"))
         return sorted(set(value), reverse=True)
 
-    @field_validator("PUBLIC_URL", "TWILIO_API_URL", "TELEGRAM_API_URL")
+    @field_validator("ALIYUN_SMS_TEMPLATES")
+    @classmethod
+    def _sms_templates(cls, value: dict[str, str]) -> dict[str, str]:
+        if set(value) - set(SMS_TEMPLATE_KINDS):
+            raise ValueError(N_("unknown kind of message; use prompt, warning, reminder, notice"))
+        if not all(code.strip() for code in value.values()):
+            raise ValueError(N_("every kind needs its template code (SMS_...)"))
+        return {kind: code.strip() for kind, code in value.items()}
+
+    @field_validator("PUBLIC_URL", "TWILIO_API_URL", "TELEGRAM_API_URL", "ALIYUN_SMS_API_URL")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -213,6 +250,34 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(N_("must start with http:// or https://"))
         return value.rstrip("/")
+
+    @field_validator("WECOM_API_URL", "DINGTALK_API_URL")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(N_("must start with http:// or https://"))
+        return value.rstrip("/")
+
+    @field_validator("WECOM_AES_KEY", "DINGTALK_AES_KEY")
+    @classmethod
+    def _aes_key(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not is_encoding_aes_key(value):
+            raise ValueError(N_("not an EncodingAESKey: 43 letters and digits"))
+        return value
+
+    @field_validator(
+        "WECOM_CORP_ID",
+        "WECOM_SECRET",
+        "WECOM_TOKEN",
+        "DINGTALK_APP_KEY",
+        "DINGTALK_APP_SECRET",
+        "DINGTALK_TOKEN",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -240,12 +305,49 @@ class Settings(BaseSettings):
     @property
     def twilio_enabled(self) -> bool:
         """SMS goes through Twilio (otherwise through the file channel)."""
-        return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN and self.TWILIO_FROM)
+        return self.SMS_PROVIDER == "twilio" and bool(
+            self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN and self.TWILIO_FROM
+        )
+
+    @property
+    def aliyun_sms_enabled(self) -> bool:
+        """SMS goes through Alibaba Cloud SMS (otherwise through the file channel)."""
+        return self.SMS_PROVIDER == "aliyun" and bool(
+            self.ALIYUN_SMS_ACCESS_KEY_ID
+            and self.ALIYUN_SMS_ACCESS_KEY_SECRET
+            and self.ALIYUN_SMS_SIGN_NAME
+        )
+
+    @property
+    def sms_enabled(self) -> bool:
+        """SMS goes through its provider (``SMS_PROVIDER``), not the file channel."""
+        return self.twilio_enabled or self.aliyun_sms_enabled
 
     @property
     def telegram_enabled(self) -> bool:
         """Chat goes through Telegram (otherwise through the file channel)."""
         return bool(self.TELEGRAM_TOKEN)
+
+    @property
+    def wecom_enabled(self) -> bool:
+        """WeCom messages go through the app (otherwise through the file channel)."""
+        return bool(self.WECOM_CORP_ID and self.WECOM_AGENT_ID is not None and self.WECOM_SECRET)
+
+    @property
+    def wecom_callbacks_enabled(self) -> bool:
+        """The WeCom callback (buttons, replies) can be verified and decrypted."""
+        return bool(self.WECOM_CORP_ID and self.WECOM_TOKEN and self.WECOM_AES_KEY)
+
+    @property
+    def dingtalk_enabled(self) -> bool:
+        """DingTalk work notifications go through the app (otherwise the file channel)."""
+        app = self.DINGTALK_APP_KEY and self.DINGTALK_APP_SECRET
+        return bool(app and self.DINGTALK_AGENT_ID is not None)
+
+    @property
+    def dingtalk_callbacks_enabled(self) -> bool:
+        """The DingTalk HTTP callback can be verified and decrypted."""
+        return bool(self.DINGTALK_APP_KEY and self.DINGTALK_TOKEN and self.DINGTALK_AES_KEY)
 
     @classmethod
     def settings_customise_sources(
@@ -262,6 +364,18 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
+
+#: The 43 characters of an EncodingAESKey (WeCom, DingTalk): base64 of 32 bytes, no "=".
+_AES_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def is_encoding_aes_key(value: str) -> bool:
+    """Whether ``value`` is an EncodingAESKey: 43 base64 characters that decode to 32 bytes."""
+    return len(value) == 43 and set(value) <= _AES_KEY_CHARS
+
+
+#: The kinds of SMS a registered template exists for (``ALIYUN_SMS_TEMPLATES``).
+SMS_TEMPLATE_KINDS = ("prompt", "warning", "reminder", "notice")
 
 #: The assessment score's measures and their default weights.
 DEFAULT_ASSESSMENT_WEIGHTS: dict[str, float] = {

@@ -17,6 +17,7 @@ from riskprompt.models.prompts import (
     PromptStatus,
 )
 from riskprompt.models.scope import Supervision
+from riskprompt.models.tokens import ProviderToken
 from riskprompt.models.warnings import (
     Rectification,
     RectificationStatus,
@@ -50,6 +51,7 @@ __all__ = [
     "Prompt",
     "PromptKind",
     "PromptStatus",
+    "ProviderToken",
     "Rectification",
     "RectificationStatus",
     "RiskLevel",

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -357,6 +357,7 @@ def assess(
     unit_id: int | None = None,
     by: By = "unit",
     weights: Mapping[str, float] | None = None,
+    within: Collection[int] | None = None,
 ) -> Assessment:
     """Assess ``period`` per unit (or per person), with totals.
 
@@ -367,16 +368,23 @@ def assess(
         unit_id: only this unit and its sub-units (each unit counts its own people).
         by: ``unit`` for one row per unit, ``person`` for one row per person.
         weights: the score's weights; the settings' ``ASSESSMENT_WEIGHTS`` when None.
+        within: only these units (an officer's supervision scope, sub-units included:
+            :func:`~riskprompt.models.scope.scope_unit_ids`); None: every unit.  A
+            ``unit_id`` outside them is not found, as if it did not exist.
 
     Raises:
         InvalidInput: a malformed period or ``by``.
-        NotFound: no unit ``unit_id``.
+        NotFound: no unit ``unit_id`` (within ``within``).
     """
     if by not in ("unit", "person"):
         raise InvalidInput(N_("unknown view %(value)r: use unit or person"), value=by)
     start, end = period_span(period, settings)
     chosen = dict(weights) if weights is not None else dict(settings.ASSESSMENT_WEIGHTS)
+    if unit_id is not None and within is not None and unit_id not in within:
+        raise NotFound(N_("no unit %(ref)r"), ref=str(unit_id))
     units = _units_in_scope(session, unit_id)
+    if within is not None:
+        units = [u for u in units if u.id in within]
     unit_names = {u.id: u.name for u in units}
     people = list(
         session.exec(

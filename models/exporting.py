@@ -188,6 +188,8 @@ def people_rows(session: Session, *, locale: str, today: date) -> Iterator[list[
             POST_SEPARATOR.join(held.get(p["id"], [])),
             p["mobile"] or "",
             p["email"] or "",
+            p["wecom_userid"] or "",
+            p["dingtalk_userid"] or "",
             roles[Role(p["role"])],
             staff_ids.get(p["supervisor_id"], "") if p["supervisor_id"] else "",
             p["locale"],

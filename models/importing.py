@@ -61,8 +61,10 @@ from riskprompt.models.people import (
     Channel,
     Person,
     Role,
+    normalise_dingtalk_userid,
     normalise_email,
     normalise_mobile,
+    normalise_wecom_userid,
     parse_locale,
 )
 from riskprompt.models.scope import Supervision
@@ -102,6 +104,10 @@ PEOPLE_LAYOUT = Layout(
         Column("post", "岗位", "post", aliases=("posts",)),
         Column("mobile", "手机", "mobile", aliases=("手机号", "手机号码")),
         Column("email", "邮箱", "email", aliases=("电子邮箱", "e-mail")),
+        Column(
+            "wecom_userid", "企业微信账号", "wecom_userid", aliases=("企业微信", "政务微信账号")
+        ),
+        Column("dingtalk_userid", "钉钉账号", "dingtalk_userid", aliases=("钉钉", "浙政钉账号")),
         Column("role", "角色", "role"),
         Column("supervisor_id", "上级工号", "supervisor_id"),
         Column("locale", "语言", "locale", aliases=("language",)),
@@ -972,6 +978,7 @@ def import_catalog(
     dry_run: bool = False,
     source: str | None = None,
     progress: ProgressCallback | None = None,
+    actor_id: int | None = None,
 ) -> ImportResult:
     """Import a catalogue file: units, posts, powers and risk points with their measures.
 
@@ -990,6 +997,8 @@ def import_catalog(
         dry_run: check and plan only; write nothing.
         source: how the file is named in problems (default: ``path``).
         progress: called as rows are checked and written.
+        actor_id: who imports, for the audit record (None: the server's administrator
+            at the terminal).
 
     Returns:
         The counts, sample changes and, when the file is refused, every problem
@@ -1024,15 +1033,17 @@ def import_catalog(
     if dry_run or not result.changed:
         return result
     _apply_catalog(connection, plan, clock=clock, progress=report)
-    _audit(session, result, clock=clock, action="catalog.imported")
+    _audit(session, result, clock=clock, action="catalog.imported", actor_id=actor_id)
     return result
 
 
-def _audit(session: Session, result: ImportResult, *, clock: Clock, action: str) -> None:
+def _audit(
+    session: Session, result: ImportResult, *, clock: Clock, action: str, actor_id: int | None
+) -> None:
     record(
         session,
         at=clock.now(),
-        actor_id=None,
+        actor_id=actor_id,
         action=action,
         subject_type="import",
         subject_id=None,
@@ -1056,6 +1067,8 @@ class _PersonRow:
     posts: list[int] | None
     mobile: str | None
     email: str | None
+    wecom_userid: str | None
+    dingtalk_userid: str | None
     role: Role
     supervisor: str | None
     locale: str
@@ -1088,6 +1101,8 @@ _PERSON_FIELDS = (
     "unit",
     "mobile",
     "email",
+    "wecom_userid",
+    "dingtalk_userid",
     "role",
     "supervisor_id",
     "locale",
@@ -1117,6 +1132,8 @@ def _load_people(connection: Connection, *, today: date) -> _PeopleDB:
             person.c.unit_id,
             person.c.mobile,
             person.c.email,
+            person.c.wecom_userid,
+            person.c.dingtalk_userid,
             person.c.role,
             person.c.supervisor_id,
             person.c.locale,
@@ -1168,6 +1185,13 @@ def _read_people_rows(
     i_mobile, i_email, i_role, i_sup = at("mobile"), at("email"), at("role"), at("supervisor_id")
     i_locale, i_channels, i_tz = at("locale"), at("channels"), at("timezone")
     i_scope = at("scope")
+    accounts = [
+        (key, at(key), normalise)
+        for key, normalise in (
+            ("wecom_userid", normalise_wecom_userid),
+            ("dingtalk_userid", normalise_dingtalk_userid),
+        )
+    ]
     people: dict[str, _PersonRow] = {}
     seen: dict[str, int] = {}
     supervisors: list[tuple[int, str]] = []
@@ -1249,6 +1273,15 @@ def _read_people_rows(
                 bad = True
             else:
                 bad = r.too_long(row, "email", email, _EMAIL) or bad
+        userids: dict[str, str | None] = {}
+        for key, index, normalise in accounts:
+            userids[key] = None
+            if index >= 0 and cells[index]:
+                try:
+                    userids[key] = normalise(cells[index])
+                except InvalidInput as exc:
+                    r.refused(row, key, exc)
+                    bad = True
         role = Role.STAFF
         if i_role >= 0 and cells[i_role]:
             try:
@@ -1314,6 +1347,8 @@ def _read_people_rows(
             posts=posts,
             mobile=mobile,
             email=email,
+            wecom_userid=userids["wecom_userid"],
+            dingtalk_userid=userids["dingtalk_userid"],
             role=role,
             supervisor=supervisor,
             locale=locale,
@@ -1365,6 +1400,35 @@ def _is_zone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+#: The columns whose value reaches one person only (an account in a chat app).
+_ACCOUNT_FIELDS = ("wecom_userid", "dingtalk_userid")
+
+
+def _check_accounts(r: _Rows, file: _PeopleFile, db: _PeopleDB) -> None:
+    """No WeCom or DingTalk account belongs to two people once the file is imported."""
+    for key in _ACCOUNT_FIELDS:
+        if not r.header.has(key):
+            continue
+        holders: dict[str, list[str]] = {}
+        for staff_id, stored in db.people.items():
+            if staff_id not in file.people and stored[key]:
+                holders.setdefault(stored[key], []).append(staff_id)
+        for staff_id in sorted(file.people, key=lambda s: file.people[s].row):
+            value = getattr(file.people[staff_id], key)
+            if value:
+                holders.setdefault(value, []).append(staff_id)
+        for value, staff_ids in holders.items():
+            for staff_id in staff_ids[1:]:
+                if staff_id in file.people:
+                    r.problem(
+                        file.people[staff_id].row,
+                        key,
+                        N_("account %(value)r already belongs to %(staff_id)s"),
+                        value=value,
+                        staff_id=staff_ids[0],
+                    )
 
 
 def _check_supervisors(r: _Rows, file: _PeopleFile, db: _PeopleDB) -> None:
@@ -1446,6 +1510,8 @@ def _plan_people(
                 "unit": (person.unit_id, stored["unit_id"]),
                 "mobile": (person.mobile, stored["mobile"]),
                 "email": (person.email, stored["email"]),
+                "wecom_userid": (person.wecom_userid, stored["wecom_userid"]),
+                "dingtalk_userid": (person.dingtalk_userid, stored["dingtalk_userid"]),
                 "role": (person.role, Role(stored["role"])),
                 "supervisor_id": (person.supervisor, current_supervisor),
                 "locale": (person.locale, stored["locale"]),
@@ -1540,6 +1606,8 @@ def _apply_people(
                 "timezone": p.timezone,
                 "mobile": p.mobile,
                 "email": p.email,
+                "wecom_userid": p.wecom_userid,
+                "dingtalk_userid": p.dingtalk_userid,
                 "telegram_chat_id": None,
                 "channels": p.channels,
                 "sms_opt_out": False,
@@ -1557,6 +1625,8 @@ def _apply_people(
         "unit": "unit_id",
         "mobile": "mobile",
         "email": "email",
+        "wecom_userid": "wecom_userid",
+        "dingtalk_userid": "dingtalk_userid",
         "role": "role",
         "locale": "locale",
         "channels": "channels",
@@ -1625,12 +1695,14 @@ def import_people(
     dry_run: bool = False,
     source: str | None = None,
     progress: ProgressCallback | None = None,
+    actor_id: int | None = None,
 ) -> ImportResult:
     """Import a people file: who they are, how to reach them, which posts they hold.
 
     Columns (Chinese or English headers, any order): 姓名/name, 工号/staff_id (the
     natural key) and 单位/unit are required; 岗位/post (several separated by
-    ；/;/newline), 手机/mobile, 邮箱/email, 角色/role, 上级工号/supervisor_id,
+    ；/;/newline), 手机/mobile, 邮箱/email, 企业微信账号/wecom_userid,
+    钉钉账号/dingtalk_userid, 角色/role, 上级工号/supervisor_id,
     语言/locale, 渠道/channels, 时区/timezone and 监督范围/scope (an officer's units,
     full names or a part naming one unit, separated like posts; each with its
     sub-units; empty: every unit) are optional.  Units and posts must
@@ -1648,6 +1720,8 @@ def import_people(
         dry_run: check and plan only; write nothing.
         source: how the file is named in problems (default: ``path``).
         progress: called as rows are checked and written.
+        actor_id: who imports, for the audit record (None: the server's administrator
+            at the terminal).
 
     Returns:
         The counts, sample changes and, when the file is refused, every problem
@@ -1684,6 +1758,7 @@ def import_people(
     people = parsed.people
     across = _Rows(name, header, None, report)
     _check_supervisors(across, parsed, db)
+    _check_accounts(across, parsed, db)
     result.problems.extend(across.problems)
     if result.problems:
         _sort_problems(result)
@@ -1692,5 +1767,5 @@ def import_people(
     if dry_run or not result.changed:
         return result
     _apply_people(connection, plan, header, db, clock=clock, today=today, progress=report)
-    _audit(session, result, clock=clock, action="people.imported")
+    _audit(session, result, clock=clock, action="people.imported", actor_id=actor_id)
     return result

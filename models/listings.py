@@ -20,32 +20,35 @@ These only read; every change goes through the rule functions of ``models/``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, distinct, extract, func
+from sqlalchemy import and_, bindparam, case, distinct, extract, func, literal_column, or_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from riskprompt.config.i18n import N_
+from riskprompt.config.i18n import N_, format_number, translator
 from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import Post, Unit
 from riskprompt.models.conversations import ApiToken
 from riskprompt.models.errors import InvalidInput, NotFound, PermissionDenied
 from riskprompt.models.evidence import EvidenceFile, evidence_files
 from riskprompt.models.people import Channel, Person, normalise_mobile
-from riskprompt.models.periods import parse_period
+from riskprompt.models.periods import parse_period, period_bounds
 from riskprompt.models.prompts import (
     AWAITING_ACK,
     LATEST_FIRST,
+    Broadcast,
     Delivery,
     DeliveryStatus,
     FocusWork,
     Prompt,
+    PromptKind,
     PromptStatus,
 )
 from riskprompt.models.scope import require_in_scope, scope_conditions, supervised_units
@@ -566,6 +569,25 @@ class HistoryEntry:
         """The reason given (a rejection's, a withdrawal's), or empty."""
         return str(self.data.get("note") or self.data.get("reason") or "")
 
+    def notes(self, locale: str | None = None) -> list[str]:
+        """What the step adds beyond its correction, for the reader: the number of files
+        reported, the colours of an escalation, the reason given."""
+        t = translator(locale)
+        parts = []
+        files = self.data.get("files")
+        if self.action == "warning.submitted" and isinstance(files, int):
+            parts.append(
+                t.ngettext("%(n)s file", "%(n)s files", files) % {"n": format_number(files, locale)}
+            )
+        colours = [self.data.get("from"), self.data.get("colour")]
+        if self.action == "warning.escalated" and all(
+            c in WarningColour.__members__.values() for c in colours
+        ):
+            parts.append(" → ".join(t.gettext(WarningColour(c).label) for c in colours))
+        if self.note:
+            parts.append(t.gettext("reason: %(reason)s") % {"reason": self.note})
+        return parts
+
 
 def warning_history(session: Session, *, warning_id: int) -> list[HistoryEntry]:
     """What happened to a warning, oldest first, from its audit records."""
@@ -674,6 +696,25 @@ def next_correction(
     if found is None and after_id:
         found = session.exec(ordered.limit(1)).first()
     return found, waiting
+
+
+def page_review_queue(
+    session: Session,
+    *,
+    officer: Person,
+    extra: Sequence[Any] = (),
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[CorrectionRow]:
+    """One page of the corrections waiting for ``officer``'s review, oldest first.
+
+    The queue is :func:`next_correction`'s; ``extra`` narrows it further (conditions
+    on the author, :class:`Person`: a unit, a name).
+    """
+    query = _corrections_query().where(*_review_queue(session, officer), *extra)
+    order = (col(Rectification.submitted_at), col(Rectification.id))
+    rows, total, offset = _paged(session, query, order, limit, offset)
+    return Page([CorrectionRow(c, w, p, r) for c, w, p, r in rows], total, limit, offset)
 
 
 def correction_for_review(
@@ -988,6 +1029,10 @@ class UnacknowledgedPerson:
         reminders: the most reminders sent about any one of them.
         last_channel: the channel of the last message sent about them (None: none sent yet).
         last_sent_at: when it was sent.
+        since: when the oldest prompt waiting was made (how long they have been waiting).
+        latest_channel / latest_status / latest_at: the latest delivery about them,
+            whatever became of it (pending, sent, failed...), and when it last moved
+            (sent, last tried, or queued); None: no delivery.
     """
 
     person: Person
@@ -997,60 +1042,196 @@ class UnacknowledgedPerson:
     reminders: int
     last_channel: Channel | None
     last_sent_at: datetime | None
+    since: datetime | None = None
+    latest_channel: Channel | None = None
+    latest_status: DeliveryStatus | None = None
+    latest_at: datetime | None = None
+
+
+def unindexed(session: Session, column: Any) -> Any:
+    """``column`` as an expression SQLite cannot look up by index (``column + 0``).
+
+    Joining a period's prompts to their readers, SQLite's planner prefers to walk every
+    person and look up their prompts by ``ix_prompt_person_id`` (ten times slower on a
+    city with a year of prompts than reading the period's prompts by ``ix_prompt_period``
+    and each reader by id); ``+ 0`` rules that index out.  PostgreSQL plans well alone.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return column + literal_column("0")
+    return column
+
+
+def prompts_of_period(period: str, start: datetime, end: datetime) -> Any:
+    """SQL: the prompts of ``period``, as the assessment counts them.
+
+    A monthly prompt by its ``period``; a special prompt by the local month it was sent
+    in, which the planner writes in its ``period`` too (one without a period is read
+    by its ``created_at`` between ``start`` and ``end``, the period's bounds).
+    """
+    return or_(
+        col(Prompt.period) == period,
+        and_(
+            col(Prompt.period).is_(None),
+            col(Prompt.kind) == PromptKind.SPECIAL,
+            col(Prompt.created_at) >= start,
+            col(Prompt.created_at) < end,
+        ),
+    )
+
+
+def period_window(period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first instant of ``period`` and of the month after, in ``zone``.
+
+    Raises:
+        InvalidInput: a malformed period.
+    """
+    first, last = period_bounds(period)
+    return (
+        datetime.combine(first, time(0), tzinfo=zone),
+        datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
+#: The longest name or staff-ID search accepted.
+MAX_SEARCH = 100
+
+
+def person_search(search: str | None) -> list[Any]:
+    """Conditions keeping the people whose name or staff ID holds ``search`` (any case).
+
+    Raises:
+        InvalidInput: a search longer than :data:`MAX_SEARCH`.
+    """
+    needle = (search or "").strip()
+    if not needle:
+        return []
+    if len(needle) > MAX_SEARCH:
+        raise InvalidInput(N_("the search is longer than %(n)s characters"), n=MAX_SEARCH)
+    return [
+        or_(
+            col(Person.name).contains(needle, autoescape=True),
+            func.lower(col(Person.staff_id)).contains(needle.lower(), autoescape=True),
+        )
+    ]
 
 
 def unacknowledged_people(
-    session: Session, *, officer: Person, now: datetime, zone: ZoneInfo, limit: int = 50
+    session: Session,
+    *,
+    officer: Person,
+    now: datetime,
+    zone: ZoneInfo,
+    period: str | None = None,
+    unit_ids: Sequence[int] | frozenset[int] | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> Page[UnacknowledgedPerson]:
-    """The people of the officer's scope with a prompt of this month not acknowledged:
-    one row each, the longest waiting first (at most ``limit``; all counted).
+    """The people of the officer's scope with a prompt not acknowledged: one row each,
+    the longest waiting first, one page (all counted; an offset past the end shows the
+    last page).
 
-    "This month" and the scope are those of :func:`scope_status` (whose ``waiting`` is
-    this page's ``total``).
+    Args:
+        session: an open session.
+        officer: who looks (their supervision scope, without their own rows).
+        now / zone: "this month" when no period is given.
+        period: the prompts of this period (:func:`prompts_of_period`); None: the
+            prompts made this month, those of :func:`scope_status` (whose ``waiting``
+            is then this page's ``total``).
+        unit_ids: keep the people of these units (a unit with those below it:
+            :func:`riskprompt.models.overview.unit_in_scope`).
+        search: keep the people whose name or staff ID holds this.
+        limit: people per page.
+        offset: people to skip.
+
+    Raises:
+        InvalidInput: a malformed period, a search too long.
     """
-    waiting = session.exec(
+    if period is None:
+        window: Any = col(Prompt.created_at) >= month_start(now, zone)
+    else:
+        period = parse_period(period)
+        window = prompts_of_period(period, *period_window(period, zone))
+    of_people = [*scope_conditions(session, officer, own=False), *person_search(search)]
+    if unit_ids is not None:
+        of_people.append(col(Person.unit_id).in_(sorted(unit_ids)))
+    reader = unindexed(session, col(Prompt.person_id))  # the period's prompts drive the plan
+    waiting = select(
+        reader.label("person_id"),
+        func.min(Prompt.created_at).label("since"),
+        func.min(Prompt.id).label("first"),
+    ).where(*AWAITING_ACK, window, *of_people)
+    if of_people:  # the readers are read only to narrow them (not for every unit)
+        waiting = waiting.join(Person, col(Person.id) == reader)
+    grouped_by = waiting.group_by(reader).subquery()
+    offset = max(offset, 0)
+
+    def page_at(start: int) -> list[tuple[int, int]]:
+        """The page's people and (on each row) how many there are in all: one pass."""
+        return [
+            (int(person_id), int(total))
+            for person_id, total in session.exec(
+                select(grouped_by.c.person_id, func.count().over())
+                .order_by(grouped_by.c.since, grouped_by.c.first, grouped_by.c.person_id)
+                .limit(limit)
+                .offset(start)
+            ).all()
+        ]
+
+    found = page_at(offset)
+    if found:
+        total = found[0][1]
+    else:  # nobody, or past the end: count them, and show the last page
+        total = int(session.exec(select(func.count()).select_from(grouped_by)).one())
+        if total:
+            offset = page_offset(-(-total // limit), limit)
+            found = page_at(offset)
+    person_ids = [person_id for person_id, _total in found]
+    grouped: dict[int, tuple[Person, str, list[Prompt], list[str]]] = {}
+    for prompt, person, unit, post in session.exec(
         select(Prompt, Person, Unit.name, Post.name)
         .join(Person, col(Person.id) == Prompt.person_id)
         .join(Unit, col(Unit.id) == Person.unit_id)
         .outerjoin(Post, col(Post.id) == Prompt.post_id)
-        .where(
-            *AWAITING_ACK,
-            col(Prompt.created_at) >= month_start(now, zone),
-            *scope_conditions(session, officer, own=False),
-        )
+        .where(*AWAITING_ACK, window, col(Prompt.person_id).in_(person_ids))
         .order_by(col(Prompt.created_at), col(Prompt.id))
-    ).all()
-    grouped: dict[int, tuple[Person, str, list[Prompt], list[str]]] = {}
-    for prompt, person, unit, post in waiting:
+    ).all():
         _person, _unit, prompts, posts = grouped.setdefault(person.id or 0, (person, unit, [], []))
         prompts.append(prompt)
         if post and post not in posts:
             posts.append(post)
-    shown = list(grouped.values())[:limit]
+    shown = [grouped[person_id] for person_id in person_ids if person_id in grouped]
     prompt_ids = [p.id for _person, _unit, prompts, _posts in shown for p in prompts]
     last: dict[int, tuple[str, datetime]] = {}
+    latest: dict[int, tuple[str, DeliveryStatus, datetime]] = {}
     steps: dict[int, set[object]] = {}  # prompt id → the reminders sent about it
-    for prompt_id, person_id, channel_name, sent_at, extra in session.exec(
+    about = session.exec(
         select(
             Delivery.prompt_id,
             Delivery.person_id,
             Delivery.channel,
+            Delivery.status,
             Delivery.sent_at,
+            Delivery.last_attempt_at,
+            Delivery.created_at,
             Delivery.extra,
         )
-        .where(
-            col(Delivery.prompt_id).in_(prompt_ids),
-            col(Delivery.status) == DeliveryStatus.SENT,
-            col(Delivery.sent_at).is_not(None),
-        )
-        .order_by(col(Delivery.sent_at), col(Delivery.id))
-    ).all():
-        last[person_id] = (channel_name, sent_at)
+        .where(col(Delivery.prompt_id).in_(prompt_ids))
+        .order_by(col(Delivery.id))
+    ).all()
+    for prompt_id, person_id, channel_name, state, sent_at, tried, queued, extra in about:
+        status = DeliveryStatus(state)
+        latest[person_id] = (channel_name, status, sent_at or tried or queued)
+        if status is not DeliveryStatus.SENT or sent_at is None:
+            continue
+        if person_id not in last or sent_at >= last[person_id][1]:
+            last[person_id] = (channel_name, sent_at)
         if (extra or {}).get("reminder") is not None:
             steps.setdefault(prompt_id or 0, set()).add(extra["reminder"])
     rows = []
     for person, unit, prompts, posts in shown:
         channel_name, sent_at = last.get(person.id or 0, (None, None))
+        latest_channel, latest_status, latest_at = latest.get(person.id or 0, (None, None, None))
         rows.append(
             UnacknowledgedPerson(
                 person=person,
@@ -1060,6 +1241,31 @@ def unacknowledged_people(
                 reminders=max(len(steps.get(p.id or 0, ())) for p in prompts),
                 last_channel=Channel(channel_name) if channel_name else None,
                 last_sent_at=sent_at,
+                since=prompts[0].created_at,
+                latest_channel=Channel(latest_channel) if latest_channel else None,
+                latest_status=latest_status,
+                latest_at=latest_at,
             )
         )
-    return Page(rows, len(grouped), limit)
+    return Page(rows, total, limit, offset)
+
+
+# -- special prompts an officer issued (the console's composer) ----------------------------
+
+
+def page_broadcasts(
+    session: Session,
+    *,
+    issuer: Person,
+    limit: int,
+    offset: int = 0,
+    ids: list[int] | None = None,
+) -> Page[Broadcast]:
+    """The special prompts ``issuer`` issued, newest first (``ids``: only those of them)."""
+    query = select(Broadcast).where(Broadcast.issued_by_id == issuer.id)
+    if ids is not None:
+        query = query.where(col(Broadcast.id).in_(ids))
+    rows, total, offset = _paged(
+        session, query, (col(Broadcast.created_at).desc(), col(Broadcast.id).desc()), limit, offset
+    )
+    return Page(rows, total, limit, offset)

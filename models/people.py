@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import date, datetime
 from typing import ClassVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import BigInteger, Column, Index
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from riskprompt.config.i18n import N_, normalise_locale
 from riskprompt.models.audit import record
@@ -65,14 +66,21 @@ _ROLE_WORDS = {
 class Channel(enum.StrEnum):
     """A way to reach a person."""
 
+    WECOM = "wecom"  # 企业微信 (and its government edition 政务微信)
+    DINGTALK = "dingtalk"  # 钉钉 (and 浙政钉)
     TELEGRAM = "telegram"
     SMS = "sms"
     EMAIL = "email"
 
     @property
     def label(self) -> str:
-        """The msgid of the channel's name (短信, 电子邮件, Telegram)."""
+        """The msgid of the channel's name (企业微信, 钉钉, 短信, 电子邮件, Telegram)."""
         return CHANNEL_LABELS[self]
+
+    @property
+    def is_chat(self) -> bool:
+        """A chat app: messages carry buttons (acknowledge, report), not signed links."""
+        return self in CHAT_CHANNELS
 
     @classmethod
     def parse_list(cls, value: str) -> list[Channel]:
@@ -91,7 +99,8 @@ class Channel(enum.StrEnum):
             channel = _CHANNEL_WORDS.get(word)
             if channel is None:
                 raise InvalidInput(
-                    N_("unknown channel %(value)r: use telegram, sms or email"), value=word
+                    N_("unknown channel %(value)r: use wecom, dingtalk, telegram, sms or email"),
+                    value=word,
                 )
             if channel in channels:
                 raise InvalidInput(N_("channel %(value)r named twice"), value=word)
@@ -99,13 +108,25 @@ class Channel(enum.StrEnum):
         return channels
 
 
+#: The chat apps: a message there carries buttons (Telegram's inline keyboard, a WeCom
+#: template card, a DingTalk action card) that answer through the web app or the bot.
+CHAT_CHANNELS = frozenset({Channel.WECOM, Channel.DINGTALK, Channel.TELEGRAM})
+
 #: The name of each channel as people read it (one map, used by every front end).
 CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.WECOM: N_("WeCom"),
+    Channel.DINGTALK: N_("DingTalk"),
     Channel.TELEGRAM: N_("Telegram"),
     Channel.SMS: N_("SMS"),
     Channel.EMAIL: N_("Email"),
 }
 _CHANNEL_WORDS = {
+    "wecom": Channel.WECOM,
+    "企业微信": Channel.WECOM,
+    "政务微信": Channel.WECOM,
+    "dingtalk": Channel.DINGTALK,
+    "钉钉": Channel.DINGTALK,
+    "浙政钉": Channel.DINGTALK,
     "telegram": Channel.TELEGRAM,
     "tg": Channel.TELEGRAM,
     "chat": Channel.TELEGRAM,
@@ -119,7 +140,14 @@ _CHANNEL_WORDS = {
     "邮箱": Channel.EMAIL,
 }
 
-DEFAULT_CHANNELS = "telegram,sms,email"
+#: Chat apps first (WeCom, DingTalk, Telegram), then SMS, then email; a channel the
+#: person has no address for is skipped (see :meth:`Person.reachable_channels`).
+DEFAULT_CHANNELS = "wecom,dingtalk,telegram,sms,email"
+
+#: A WeCom userid: 1-64 of letters, digits and ``_-@.``, starting with a letter or digit.
+_WECOM_USERID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-@.]{0,63}")
+#: A DingTalk userid: 1-64 of letters, digits and ``_-@.$``.
+_DINGTALK_USERID = re.compile(r"[A-Za-z0-9_\-@.$]{1,64}")
 
 
 def normalise_mobile(value: str, region: str = "CN") -> str:
@@ -147,6 +175,34 @@ def normalise_email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise InvalidInput(N_("not an email address: %(value)r"), value=value) from exc
+
+
+def normalise_wecom_userid(value: str) -> str:
+    """A WeCom (企业微信/政务微信) member's userid, in lower case (WeCom ignores case).
+
+    Raises:
+        InvalidInput: not a userid (1-64 letters, digits and ``_-@.``).
+    """
+    userid = value.strip()
+    if not _WECOM_USERID.fullmatch(userid):
+        raise InvalidInput(
+            N_("not a WeCom account: %(value)r (1-64 letters, digits and _-@.)"), value=value
+        )
+    return userid.lower()
+
+
+def normalise_dingtalk_userid(value: str) -> str:
+    """A DingTalk (钉钉/浙政钉) member's userid.
+
+    Raises:
+        InvalidInput: not a userid (1-64 letters, digits and ``_-@.$``).
+    """
+    userid = value.strip()
+    if not _DINGTALK_USERID.fullmatch(userid):
+        raise InvalidInput(
+            N_("not a DingTalk account: %(value)r (1-64 letters, digits and _-@.$)"), value=value
+        )
+    return userid
 
 
 def parse_locale(value: str) -> str:
@@ -179,6 +235,10 @@ class Person(SQLModel, table=True):
     telegram_chat_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, unique=True, nullable=True)
     )
+    # The member's userid in WeCom (lower case) and in DingTalk: where their app
+    # messages go and whom their callbacks (a button, a reply) come from.
+    wecom_userid: str | None = Field(default=None, max_length=64, unique=True)
+    dingtalk_userid: str | None = Field(default=None, max_length=64, unique=True)
     channels: str = Field(default=DEFAULT_CHANNELS, max_length=64)
     sms_opt_out: bool = Field(default=False)
     chat_paused: bool = Field(default=False)
@@ -197,6 +257,10 @@ class Person(SQLModel, table=True):
             return str(self.telegram_chat_id)
         if channel is Channel.SMS:
             return None if self.sms_opt_out else self.mobile
+        if channel is Channel.WECOM:
+            return self.wecom_userid
+        if channel is Channel.DINGTALK:
+            return self.dingtalk_userid
         return self.email
 
     def reachable_channels(self) -> list[Channel]:
@@ -207,6 +271,28 @@ class Person(SQLModel, table=True):
     def is_officer(self) -> bool:
         """Officers and admins may issue prompts and warnings and review corrections."""
         return self.role in (Role.OFFICER, Role.ADMIN)
+
+
+def person_for_address(session: Session, *, channel: Channel, address: str) -> Person | None:
+    """The active person whom ``channel`` reaches at ``address`` (a WeCom or DingTalk userid).
+
+    Inbound callbacks name the member by the address the channel sends to; this is
+    the one lookup that turns it back into a person.
+
+    Raises:
+        ValueError: ``channel`` has no lookup by address here (Telegram: see
+            :mod:`riskprompt.models.conversations`; SMS: by mobile in the listings).
+    """
+    if channel is Channel.WECOM:
+        column, value = col(Person.wecom_userid), address.strip().lower()
+    elif channel is Channel.DINGTALK:
+        column, value = col(Person.dingtalk_userid), address.strip()
+    else:
+        raise ValueError(f"no lookup by address for {channel.value}")
+    if not value:
+        return None
+    person = session.exec(select(Person).where(column == value)).first()
+    return person if person is not None and person.active else None
 
 
 def require_officer(actor: Person) -> None:

@@ -290,7 +290,7 @@ class _ReminderRenderer:
                 number=step,
                 ack_url=ACK_URL_PLACEHOLDER if channel is Channel.EMAIL else None,
             )
-        if channel is Channel.TELEGRAM:
+        if channel.is_chat:
             return with_buttons(
                 rendered,
                 prompt_id=prompt.id or 0,

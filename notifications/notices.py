@@ -359,7 +359,7 @@ def render_notice(
         locale=locale,
         channel=channel,
         link=link,
-        buttons=buttons if channel is Channel.TELEGRAM else (),
+        buttons=buttons if channel.is_chat else (),
     )
 
 

@@ -141,7 +141,14 @@ class _Written:
 
 
 @lru_cache(maxsize=1024)
-def _reach(channels: str, telegram: bool, sms: bool, email: bool) -> Channel | None:
+def _reach(
+    channels: str,
+    telegram: bool,
+    sms: bool,
+    email: bool,
+    wecom: bool = False,
+    dingtalk: bool = False,
+) -> Channel | None:
     """The first reachable channel for a reachability signature (few distinct ones)."""
     probe = Person(
         staff_id="-",
@@ -151,6 +158,8 @@ def _reach(channels: str, telegram: bool, sms: bool, email: bool) -> Channel | N
         telegram_chat_id=1 if telegram else None,
         mobile="+" if sms else None,
         email="@" if email else None,
+        wecom_userid="w" if wecom else None,
+        dingtalk_userid="d" if dingtalk else None,
     )
     try:
         return first_channel(probe)
@@ -168,9 +177,16 @@ def _recipient(
     mobile: str | None,
     email: str | None,
     sms_opt_out: bool,
+    wecom_userid: str | None = None,
+    dingtalk_userid: str | None = None,
 ) -> _Recipient:
     channel = _reach(
-        channels or "", telegram_chat_id is not None, bool(mobile) and not sms_opt_out, bool(email)
+        channels or "",
+        telegram_chat_id is not None,
+        bool(mobile) and not sms_opt_out,
+        bool(email),
+        bool(wecom_userid),
+        bool(dingtalk_userid),
     )
     return _Recipient(person_id, reader_locale(locale, settings), channel)
 
@@ -183,6 +199,8 @@ _RECIPIENT_COLUMNS = (
     Person.mobile,
     Person.email,
     Person.sms_opt_out,
+    Person.wecom_userid,
+    Person.dingtalk_userid,
 )
 
 # The columns a new prompt and a new delivery set, in the order rows are built;
@@ -482,7 +500,7 @@ class _OutboxWriter:
             ack_buttons(
                 prompt_id=prompt_id, locale=recipient.locale, requires_ack=snapshot.requires_ack
             )
-            if channel is Channel.TELEGRAM
+            if channel.is_chat
             else ()
         )
         # create_delivery's {"parts": [...], "buttons": [[label, data]]}, the parts
@@ -731,15 +749,8 @@ def plan_monthly_cycle(
                 )
                 items = []
                 post_ids = []
-                for post_id, person_id, locale, channels, chat, mobile, email, opt_out in rows:
-                    items.append(
-                        (
-                            _recipient(
-                                settings, person_id, locale, channels, chat, mobile, email, opt_out
-                            ),
-                            snapshots[post_id],
-                        )
-                    )
+                for post_id, person_id, *recipient in rows:
+                    items.append((_recipient(settings, person_id, *recipient), snapshots[post_id]))
                     post_ids.append(post_id)
                 written = writer.write(items, period=period, post_ids=post_ids)
             totals.created += written.created
@@ -915,10 +926,17 @@ def _reach_row(
     mobile: str | None,
     email: str | None,
     sms_opt_out: bool,
+    wecom_userid: str | None,
+    dingtalk_userid: str | None,
     messages: int,
 ) -> ReachRow:
     channel = _reach(
-        channels or "", telegram_chat_id is not None, bool(mobile) and not sms_opt_out, bool(email)
+        channels or "",
+        telegram_chat_id is not None,
+        bool(mobile) and not sms_opt_out,
+        bool(email),
+        bool(wecom_userid),
+        bool(dingtalk_userid),
     )
     return ReachRow(person_id, staff_id, name, channel, messages)
 
@@ -952,7 +970,7 @@ def preview_monthly_cycle(
             continue
         entry = counts.get(person_id)
         if entry is None:
-            counts[person_id] = [staff_id, name, *reach, 1]  # reach: channels .. opt-out
+            counts[person_id] = [staff_id, name, *reach, 1]  # reach: channels .. dingtalk
         else:
             entry[-1] += 1
     rows = [_reach_row(person_id, *entry) for person_id, entry in counts.items()]
@@ -999,19 +1017,13 @@ def preview_special_prompt(
     for start in range(0, len(person_ids), CHUNK_SIZE):
         chunk = person_ids[start : start + CHUNK_SIZE]
         rows.extend(
-            _reach_row(
-                person_id, staff_id, name, channels, chat, mobile, email, opt_out, messages=1
-            )
-            for person_id, staff_id, name, channels, chat, mobile, email, opt_out in session.exec(
+            _reach_row(person_id, staff_id, name, *reach, messages=1)
+            for person_id, staff_id, name, *reach in session.exec(
                 select(
                     Person.id,
                     Person.staff_id,
                     Person.name,
-                    Person.channels,
-                    Person.telegram_chat_id,
-                    Person.mobile,
-                    Person.email,
-                    Person.sms_opt_out,
+                    *_RECIPIENT_COLUMNS[2:],  # channels .. dingtalk
                 ).where(col(Person.id).in_(chunk))
             ).all()
         )

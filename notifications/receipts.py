@@ -1,37 +1,60 @@
-"""Delivery receipts from Twilio's status callbacks, recorded on the delivery.
+"""Delivery receipts of SMS, recorded on the delivery: pushed by Twilio, polled from Alibaba Cloud.
 
-Twilio reports a message's progress (``queued``, ``sent``, ``delivered``) and its
-fate (``undelivered``, ``failed`` with a carrier ``ErrorCode``) after the API
-call that the dispatcher recorded as sent.  A permanent carrier failure turns the
-delivery into a failed one and queues what it carried (a prompt still open, a
-notice) on the person's next channel, as the dispatcher does for a failure it sees
-itself.
+A provider reports a message's progress (``queued``, ``sent``, ``delivered``) and
+its fate (``undelivered``, ``failed`` with a carrier code) after the API call that
+the dispatcher recorded as sent.  Twilio posts them (``riskprompt.web.twilio``);
+Alibaba Cloud is asked (``QuerySendDetails``) by :func:`poll_sms_receipts`, a few
+times in the days after sending (:data:`POLL_AFTER`), so that no inbound route is
+needed.  Either way :func:`record_receipt` writes it: a permanent carrier failure
+turns the delivery into a failed one and queues what it carried (a prompt still
+open, a notice) on the person's next channel, as the dispatcher does for a
+failure it sees itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
 from riskprompt.config.settings import Settings
 from riskprompt.models.audit import record
 from riskprompt.models.clock import Clock
+from riskprompt.models.db import session_scope
 from riskprompt.models.people import Person
 from riskprompt.models.prompts import Delivery, DeliveryStatus, Prompt, PromptStatus
+from riskprompt.notifications.channels.sms import (
+    Receipt,
+    SmsError,
+    SmsProvider,
+    SmsThrottled,
+    SmsUnavailable,
+    provider_from_settings,
+)
+from riskprompt.notifications.channels.sms_twilio import receipt_is_permanent
 from riskprompt.notifications.fallback import fallback_delivery
 
 log = logging.getLogger(__name__)
 
 #: The receipts kept on a delivery (``extra["receipts"]``): the latest few are enough.
 MAX_RECEIPTS = 8
-#: Final statuses that mean the message did not reach the handset.
-FAILED_STATUSES = frozenset({"undelivered", "failed"})
-#: Carrier and API errors that will not go away by trying again: blocked, unknown or
-#: landline destination, filtered as spam, invalid number, not a mobile, replied STOP.
-PERMANENT_ERRORS = frozenset({"30004", "30005", "30006", "30007", "21211", "21610", "21614"})
+#: Statuses after which no other receipt comes.
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "read"})  # read: DingTalk
+#: When a polled provider is asked about a message: the n-th query is due this long
+#: after sending; after the last one the message is left as it stands.
+POLL_AFTER = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+    timedelta(hours=36),
+)
 
 
 def record_receipt(
@@ -42,8 +65,9 @@ def record_receipt(
     error_code: str | None,
     clock: Clock,
     settings: Settings,
+    permanent: bool | None = None,
 ) -> Delivery | None:
-    """Record a status callback on the delivery Twilio knows as ``message_sid``.
+    """Record a delivery receipt on the delivery the provider knows as ``message_sid``.
 
     The receipt is appended to ``delivery.extra["receipts"]`` (the latest
     :data:`MAX_RECEIPTS`) with an audit record ``delivery.receipt``; a repeated
@@ -55,11 +79,13 @@ def record_receipt(
 
     Args:
         session: the open session.
-        message_sid: Twilio's ``MessageSid`` (our ``provider_message_id``).
-        status: ``MessageStatus`` (``delivered``, ``undelivered``...).
-        error_code: ``ErrorCode``, or None.
+        message_sid: the provider's id (Twilio's ``MessageSid``, Alibaba Cloud's
+            ``BizId``: our ``provider_message_id``).
+        status: ``delivered``, ``undelivered``... (Twilio's ``MessageStatus``).
+        error_code: the carrier's or provider's code, or None.
         clock: the clock.
         settings: the settings (rendering the fallback).
+        permanent: whether the failure is for good (None: Twilio's codes decide).
 
     Returns:
         The delivery, or None when no delivery has that message id.
@@ -89,7 +115,8 @@ def record_receipt(
         subject_id=delivery.id,
         data={"status": status, "error": error_code, "provider_id": message_sid},
     )
-    permanent = status in FAILED_STATUSES and error_code in PERMANENT_ERRORS
+    if permanent is None:
+        permanent = receipt_is_permanent(status, error_code)
     if permanent and delivery.status is DeliveryStatus.SENT:
         _fail_and_fall_back(session, delivery, status, error_code or "", now, settings)
     return delivery
@@ -140,3 +167,148 @@ def _fail_and_fall_back(
         subject_id=fallback.id,
         data={"replaces": delivery.id, "channel": fallback.channel, "from": delivery.channel},
     )
+
+
+# -- polling (providers that are asked rather than post) ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptQuery:
+    """A sent SMS whose receipt is due to be asked for (plain values: it crosses threads)."""
+
+    delivery_id: int
+    address: str
+    provider_id: str
+    sent_at: datetime
+
+
+def sms_receipts_polled(settings: Settings) -> bool:
+    """Whether the configured SMS provider is asked for receipts (Alibaba Cloud)."""
+    return settings.sms_enabled and provider_from_settings(settings).polls_receipts
+
+
+def due_receipt_queries(
+    session: Session, *, now: datetime, limit: int, channel: str = "sms"
+) -> list[ReceiptQuery]:
+    """Sent messages of ``channel`` (SMS; DingTalk's ``getsendresult``) without a final
+    receipt whose next query (:data:`POLL_AFTER`) is due, oldest first.
+
+    Only messages sent within the last :data:`POLL_AFTER` step (and a day) are read.
+    """
+    rows = session.exec(
+        select(Delivery)
+        .where(
+            col(Delivery.channel) == channel,
+            col(Delivery.status) == DeliveryStatus.SENT,
+            col(Delivery.provider_message_id).is_not(None),
+            col(Delivery.sent_at) >= now - POLL_AFTER[-1] - timedelta(days=1),
+        )
+        .order_by(col(Delivery.sent_at))
+    ).all()
+    due = []
+    for delivery in rows:
+        asked = int(delivery.extra.get("receipt_queries") or 0)
+        receipts = delivery.extra.get("receipts") or []
+        if receipts and receipts[-1].get("status") in FINAL_STATUSES:
+            continue
+        if asked >= len(POLL_AFTER) or delivery.sent_at is None or not delivery.address:
+            continue
+        if now < delivery.sent_at + POLL_AFTER[asked]:
+            continue
+        due.append(
+            ReceiptQuery(
+                delivery_id=delivery.id or 0,
+                address=delivery.address,
+                provider_id=delivery.provider_message_id or "",
+                sent_at=delivery.sent_at,
+            )
+        )
+        if len(due) >= limit:
+            break
+    return due
+
+
+def record_polled_receipt(
+    session: Session,
+    *,
+    query: ReceiptQuery,
+    receipt: Receipt | None,
+    clock: Clock,
+    settings: Settings,
+) -> bool:
+    """Count the query on its delivery and record what it found; True when a receipt was new.
+
+    The caller commits.
+    """
+    delivery = session.get(Delivery, query.delivery_id)
+    if delivery is None:
+        return False
+    asked = int(delivery.extra.get("receipt_queries") or 0) + 1
+    delivery.extra = {**delivery.extra, "receipt_queries": asked}
+    flag_modified(delivery, "extra")
+    session.add(delivery)
+    if receipt is None or not receipt.final:
+        return False  # nothing reported yet: ask again at the next step
+    before = len(delivery.extra.get("receipts") or [])
+    record_receipt(
+        session,
+        message_sid=query.provider_id,
+        status=receipt.status,
+        error_code=receipt.error_code,
+        clock=clock,
+        settings=settings,
+        permanent=receipt.permanent,
+    )
+    return len(delivery.extra.get("receipts") or []) > before
+
+
+async def poll_sms_receipts(
+    engine: Engine,
+    *,
+    provider: SmsProvider,
+    clock: Clock,
+    settings: Settings,
+    limit: int = 200,
+) -> int:
+    """Ask ``provider`` about the sent SMS whose query is due and record what it says.
+
+    A query the provider cannot answer now (throttled, unreachable) ends the pass:
+    the rest wait for the next one.  Any other refusal counts as a query made.
+
+    Args:
+        engine: the database.
+        provider: an opened provider that :attr:`~SmsProvider.polls_receipts`.
+        clock: the clock (what is due; the receipts' time).
+        settings: the settings (rendering a fallback).
+        limit: the most queries in one pass.
+
+    Returns:
+        How many new receipts were recorded.
+    """
+
+    def due() -> list[ReceiptQuery]:
+        with session_scope(engine) as session:
+            return due_receipt_queries(session, now=clock.now(), limit=limit)
+
+    def store(query: ReceiptQuery, receipt: Receipt | None) -> bool:
+        with session_scope(engine) as session:
+            return record_polled_receipt(
+                session, query=query, receipt=receipt, clock=clock, settings=settings
+            )
+
+    recorded = 0
+    for query in await asyncio.to_thread(due):
+        try:
+            receipt = await provider.receipt(
+                to=query.address, provider_id=query.provider_id, sent_at=query.sent_at
+            )
+        except (SmsThrottled, SmsUnavailable) as exc:
+            log.info("receipts: %s; the rest wait for the next pass", exc)
+            break
+        except SmsError as exc:
+            log.warning("receipt of delivery %s: %s", query.delivery_id, exc)
+            receipt = None
+        recorded += await asyncio.to_thread(store, query, receipt)
+    if recorded:
+        log.info("%d SMS receipts recorded", recorded)
+    return recorded

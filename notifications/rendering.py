@@ -20,6 +20,13 @@ Channel limits:
 * Telegram: HTML, split at line boundaries into messages of at most 4,096
   characters; an inline "Acknowledge" button whose callback data is ``ack:p:<id>``.
 * Email: a subject, a plain-text part and an HTML part with inline styles.
+* WeCom (企业微信): markdown messages of at most 4,096 bytes (``parts``), then a
+  template card (``subject`` its title, ``text`` its short description) with the
+  buttons; a plain-text message holds 2,048 bytes.  Limits are the channel class's
+  (:class:`~riskprompt.notifications.channels.wecom.WeComChannel`).
+* DingTalk (钉钉): the same markdown (``text``, and ``parts`` of at most
+  :data:`DINGTALK_MARKDOWN_MAX_BYTES`), ``subject`` the action card's title, the
+  same buttons for the card.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ from riskprompt.models.prompts import Prompt, PromptKind
 from riskprompt.models.prompts import prompt_title as title_of_prompt
 from riskprompt.models.warnings import NEXT_COLOUR, Warning, WarningColour, WarningForm
 from riskprompt.notifications.channels.base import Button
+from riskprompt.notifications.channels.dingtalk import DingTalkChannel
+from riskprompt.notifications.channels.wecom import WeComChannel
 from riskprompt.notifications.links import SMS_LINK_PLACEHOLDER
 from riskprompt.notifications.quiet import reader_zone
 
@@ -68,6 +77,14 @@ SMS_UCS2_LIMIT = 134
 SMS_GSM_LIMIT = 306
 #: Longest email subject we write (the delivery column holds 300).
 SUBJECT_MAX_CHARS = 200
+#: DingTalk: a work notification's ``msg`` holds 2,048 bytes; its markdown keeps room
+#: for the card's title and buttons (the channel class's limit).
+DINGTALK_MARKDOWN_MAX_BYTES = DingTalkChannel.markdown_max_bytes
+#: Markdown characters that user text must not smuggle in (a link, a font colour, a
+#: heading): replaced by their full-width forms, which read the same.
+_MARKDOWN_ESCAPES = str.maketrans(
+    {"<": "＜", ">": "＞", "[": "［", "]": "］", "`": "＇", "*": "＊", "#": "＃"}
+)
 
 # More points than this never fit in two segments: the SMS fitting stops trying there.
 _SMS_MOST_POINTS = 12
@@ -88,11 +105,13 @@ class Rendered:
     """A message rendered for one channel.
 
     Attributes:
-        subject: the email subject ("" elsewhere).
-        text: SMS body, email plain-text part, or the whole Telegram HTML text.
+        subject: the email subject; the card's title on WeCom and DingTalk ("" elsewhere).
+        text: SMS body, email plain-text part, the whole Telegram HTML text, the
+            whole DingTalk markdown, or the WeCom card's short description.
         html: the email HTML part, or None.
-        parts: Telegram: the HTML text split into messages of <= 4,096 characters.
-        buttons: Telegram: the inline buttons under the last part.
+        parts: Telegram: the HTML text split into messages of <= 4,096 characters;
+            WeCom and DingTalk: the markdown split into messages within their limits.
+        buttons: chat (Telegram, WeCom, DingTalk): the buttons under the message.
     """
 
     subject: str
@@ -137,7 +156,13 @@ def environment(locale: str) -> Environment:
     # cycle's hot path, and this halves its cost.
     env.globals["_"] = _direct_gettext(translations)
     env.globals["ngettext"] = _direct_ngettext(translations)
+    env.filters["md"] = markdown_escape
     return env
+
+
+def markdown_escape(value: object) -> str:
+    """``value`` as text that chat markdown shows as it is (no link, colour or heading)."""
+    return str(value).translate(_MARKDOWN_ESCAPES)
 
 
 def _direct_gettext(translations: NullTranslations) -> Callable[..., str]:
@@ -539,6 +564,89 @@ def split_telegram(text: str, limit: int = TELEGRAM_MAX_CHARS) -> tuple[str, ...
     return tuple(part for part in parts if part.strip())
 
 
+# -- WeCom and DingTalk markdown ------------------------------------------------------------
+
+
+def utf8_length(text: str) -> int:
+    """The length WeCom and DingTalk count: bytes of UTF-8."""
+    return len(text.encode("utf-8"))
+
+
+def _cut_bytes(line: str, limit: int) -> list[str]:
+    """Cut one over-long line into pieces of at most ``limit`` bytes, not inside a tag."""
+    pieces: list[str] = []
+    rest = line
+    while utf8_length(rest) > limit:
+        cut = len(rest.encode("utf-8")[:limit].decode("utf-8", "ignore"))
+        space = rest.rfind(" ", 0, cut)
+        if space > cut // 2:
+            cut = space
+        opened, closed = rest.rfind("<", 0, cut), rest.rfind(">", 0, cut)
+        if opened > closed and opened > 0:  # never inside <font color="...">
+            cut = opened
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip(" ")
+    pieces.append(rest)
+    return pieces
+
+
+def split_markdown(text: str, max_bytes: int) -> tuple[str, ...]:
+    """Split markdown ``text`` into messages of at most ``max_bytes``, at line boundaries.
+
+    The templates never let markup span two lines, so each part renders on its own;
+    a single line longer than the limit is cut at a space (or anywhere), never
+    inside a tag.
+    """
+    text = text.strip("\n")
+    if utf8_length(text) <= max_bytes:
+        return (text,) if text.strip() else ()
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for raw in text.split("\n"):
+        for line in _cut_bytes(raw, max_bytes):
+            extra = utf8_length(line) + (1 if current else 0)
+            if current and size + extra > max_bytes:
+                parts.append("\n".join(current).strip("\n"))
+                current, size = [], 0
+                extra = utf8_length(line)
+            current.append(line)
+            size += extra
+    if current:
+        parts.append("\n".join(current).strip("\n"))
+    return tuple(part for part in parts if part.strip())
+
+
+def _markdown(name: str, context: Mapping[str, Any], *, locale: str, channel: Channel) -> str:
+    """The chat markdown template ``name`` rendered for WeCom (with colours) or DingTalk."""
+    values = {**context, "wecom": channel is Channel.WECOM}
+    return _collapse_blank_lines(_template(locale, name).render(values))
+
+
+def _chat_rendered(
+    markdown: str,
+    *,
+    title: str,
+    card_text: str,
+    channel: Channel,
+    buttons: tuple[Button, ...] = (),
+) -> Rendered:
+    """A WeCom or DingTalk message: the markdown in parts, the card's title and text."""
+    if channel is Channel.WECOM:
+        return Rendered(
+            subject=shorten(title, SUBJECT_MAX_CHARS),
+            text=shorten(card_text, WeComChannel.card_text_maxlen),
+            parts=split_markdown(markdown, WeComChannel.markdown_max_bytes),
+            buttons=buttons,
+        )
+    return Rendered(
+        subject=shorten(title, SUBJECT_MAX_CHARS),
+        text=markdown,
+        parts=split_markdown(markdown, DINGTALK_MARKDOWN_MAX_BYTES),
+        buttons=buttons,
+    )
+
+
 def ack_buttons(*, prompt_id: int, locale: str, requires_ack: bool = True) -> tuple[Button, ...]:
     """The inline "Acknowledge" (已阅) button of a prompt, or none when no answer is asked.
 
@@ -631,6 +739,19 @@ def render_view(
             _template(locale, f"{prefix}_telegram.html.j2").render(context)
         )
         return Rendered(subject="", text=html, parts=split_telegram(html))
+    if channel.is_chat:
+        gettext = translator(locale).gettext
+        if isinstance(view, SpecialView):
+            card = gettext("Issued by %(issuer)s (%(unit)s) on %(day)s") % {
+                "issuer": view.issuer,
+                "unit": view.issuer_unit,
+                "day": view.issued_on,
+            }
+        else:
+            card = gettext("Post: %(post)s (%(unit)s)") % {"post": view.post, "unit": view.unit}
+        markdown = _markdown(f"{prefix}_markdown.md.j2", context, locale=locale, channel=channel)
+        title = f"{headline} {view.title}" if headline else view.title
+        return _chat_rendered(markdown, title=title, card_text=card, channel=channel)
     if isinstance(view, SpecialView):
         subject = translator(locale).gettext("Special risk prompt from %(unit)s: %(excerpt)s") % {
             "unit": view.issuer_unit,
@@ -710,7 +831,7 @@ def render_prompt(
         channel=channel,
         ack_url=ack_url,
     )
-    if channel is not Channel.TELEGRAM:
+    if not channel.is_chat:
         return rendered
     return with_buttons(
         rendered, prompt_id=prompt.id or 0, locale=locale, requires_ack=prompt.requires_ack
@@ -768,7 +889,7 @@ def render_prompt_reminder(
         ack_url=ack_url,
         headline=prompt_reminder_headline(number=number, locale=locale),
     )
-    if channel is not Channel.TELEGRAM:
+    if not channel.is_chat:
         return rendered
     return with_buttons(
         rendered, prompt_id=prompt.id or 0, locale=locale, requires_ack=prompt.requires_ack
@@ -776,7 +897,12 @@ def render_prompt_reminder(
 
 
 #: People an officer's list shows in chat (email: in full up to the second figure).
-UNACKNOWLEDGED_ROWS = {Channel.TELEGRAM: 60, Channel.EMAIL: 1000}
+UNACKNOWLEDGED_ROWS = {
+    Channel.TELEGRAM: 60,
+    Channel.WECOM: 40,
+    Channel.DINGTALK: 20,
+    Channel.EMAIL: 1000,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -840,6 +966,11 @@ def render_unacknowledged_list(
             _template(locale, "unacknowledged_telegram.html.j2").render(context)
         )
         return Rendered(subject="", text=html, parts=split_telegram(html))
+    if channel.is_chat:
+        markdown = _markdown(
+            "unacknowledged_markdown.md.j2", context, locale=locale, channel=channel
+        )
+        return _chat_rendered(markdown, title=title, card_text=title, channel=channel)
     plain = _collapse_blank_lines(_template(locale, "unacknowledged_email.txt.j2").render(context))
     return Rendered(subject=shorten(title, SUBJECT_MAX_CHARS), text=plain + "\n")
 
@@ -847,7 +978,7 @@ def render_unacknowledged_list(
 def with_buttons(
     rendered: Rendered, *, prompt_id: int, locale: str, requires_ack: bool
 ) -> Rendered:
-    """``rendered`` with the prompt's acknowledgement button (Telegram)."""
+    """``rendered`` with the prompt's acknowledgement button (chat: Telegram, WeCom, DingTalk)."""
     return Rendered(
         subject=rendered.subject,
         text=rendered.text,
@@ -1189,6 +1320,20 @@ def render_warning(
             )
         )
         return Rendered(subject="", text=html, parts=split_telegram(html), buttons=buttons)
+    if channel.is_chat:
+        markdown = _markdown("warning_markdown.md.j2", context, locale=locale, channel=channel)
+        buttons = (
+            ()
+            if view.notice
+            else warning_buttons(
+                warning_id=warning.id or 0, correction=view.correction, locale=locale
+            )
+        )
+        card = translator(locale).gettext("Deadline: %(when)s") % {"when": view.deadline}
+        title = f"{view.headline} {view.title}" if view.headline else view.title
+        return _chat_rendered(
+            markdown, title=title, card_text=card, channel=channel, buttons=buttons
+        )
     plain = _collapse_blank_lines(_template(locale, "warning_email.txt.j2").render(context))
     html = _template(locale, "warning_email.html.j2").render(context)
     subject = f"{view.headline} {view.title}" if view.headline else view.title
@@ -1247,7 +1392,7 @@ def render_notice_view(
         locale: the reader's locale.
         channel: the channel rendered for.
         link: email: a signed link to the page of the warning (``view.link_label``).
-        buttons: Telegram: the inline buttons under the message.
+        buttons: chat (Telegram, WeCom, DingTalk): the buttons under the message.
     """
     if channel is Channel.SMS:
         return Rendered(subject="", text=_fit_sms(view.sms))
@@ -1255,6 +1400,12 @@ def render_notice_view(
     if channel is Channel.TELEGRAM:
         html = _collapse_blank_lines(_template(locale, "notice_telegram.html.j2").render(context))
         return Rendered(subject="", text=html, parts=split_telegram(html), buttons=tuple(buttons))
+    if channel.is_chat:
+        markdown = _markdown("notice_markdown.md.j2", context, locale=locale, channel=channel)
+        card = view.paragraphs[0] if view.paragraphs else view.title
+        return _chat_rendered(
+            markdown, title=view.title, card_text=card, channel=channel, buttons=tuple(buttons)
+        )
     plain = _collapse_blank_lines(_template(locale, "notice_email.txt.j2").render(context))
     html = _template(locale, "notice_email.html.j2").render(context)
     return Rendered(subject=shorten(view.title, SUBJECT_MAX_CHARS), text=plain + "\n", html=html)

@@ -28,7 +28,8 @@ from sqlmodel import Session
 from riskprompt.config.settings import Settings
 from riskprompt.models.clock import Clock
 from riskprompt.models.db import session_scope
-from riskprompt.notifications import escalation, planning
+from riskprompt.notifications import escalation, planning, receipts
+from riskprompt.notifications.channels.sms import provider_from_settings
 from riskprompt.notifications.dispatcher import Dispatcher
 from riskprompt.notifications.ticklock import led
 
@@ -44,6 +45,8 @@ MONTHLY_JOB = "monthly-cycle"
 DISPATCH_JOB = "dispatch"
 BROADCAST_JOB = "special-prompts"
 FOLLOW_UP_JOB = "follow-up"
+RECEIPTS_JOB = "sms-receipts"
+DINGTALK_RECEIPTS_JOB = "dingtalk-receipts"
 
 
 def _in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
@@ -141,6 +144,26 @@ async def follow_up_job(
         dispatcher.tick()  # the steps' deliveries are due now
 
 
+@led(RECEIPTS_JOB)
+async def receipts_job(*, engine: Engine, settings: Settings, clock: Clock) -> None:
+    """Ask the SMS provider about the messages whose receipt is due (Alibaba Cloud)."""
+    provider = provider_from_settings(settings)
+    await provider.open()
+    try:
+        await receipts.poll_sms_receipts(engine, provider=provider, clock=clock, settings=settings)
+    finally:
+        await provider.close()
+
+
+@led(DINGTALK_RECEIPTS_JOB)
+async def dingtalk_receipts_job(*, engine: Engine, settings: Settings, clock: Clock) -> None:
+    """Ask DingTalk (``getsendresult``) who read the work notifications whose query is due."""
+    from riskprompt.notifications.channels.dingtalk import DingTalkClient, poll_dingtalk_receipts
+
+    async with DingTalkClient.from_settings(settings, engine=engine, clock=clock) as client:
+        await poll_dingtalk_receipts(engine, client=client, clock=clock, settings=settings)
+
+
 async def dispatch_job(dispatcher: Dispatcher) -> None:
     """The dispatch tick: start a drain of the outbox unless one is running."""
     dispatcher.tick()
@@ -201,6 +224,22 @@ def build_scheduler(
         name="reminders and escalation",
         kwargs={"engine": engine, "settings": settings, "clock": clock, "dispatcher": dispatcher},
     )
+    if receipts.sms_receipts_polled(settings):
+        scheduler.add_job(
+            receipts_job,
+            IntervalTrigger(seconds=settings.FOLLOW_UP_INTERVAL_SECONDS, timezone=zone),
+            id=RECEIPTS_JOB,
+            name="SMS delivery receipts",
+            kwargs={"engine": engine, "settings": settings, "clock": clock},
+        )
+    if settings.dingtalk_enabled:
+        scheduler.add_job(
+            dingtalk_receipts_job,
+            IntervalTrigger(seconds=settings.FOLLOW_UP_INTERVAL_SECONDS, timezone=zone),
+            id=DINGTALK_RECEIPTS_JOB,
+            name="DingTalk read receipts",
+            kwargs={"engine": engine, "settings": settings, "clock": clock},
+        )
     if dispatcher is not None:
         scheduler.add_job(
             dispatch_job,
@@ -214,14 +253,18 @@ def build_scheduler(
 
 __all__ = [
     "BROADCAST_JOB",
+    "DINGTALK_RECEIPTS_JOB",
     "DISPATCH_JOB",
     "FOLLOW_UP_JOB",
     "MONTHLY_JOB",
+    "RECEIPTS_JOB",
     "broadcast_job",
     "build_scheduler",
     "catch_up",
+    "dingtalk_receipts_job",
     "dispatch_job",
     "follow_up_job",
     "monthly_job",
     "plan_period",
+    "receipts_job",
 ]

@@ -31,8 +31,9 @@ from riskprompt.bot.console import Exchange, scripted_conversation, write_sample
 from riskprompt.cli.common import table
 from riskprompt.cli.report import print_assessment
 from riskprompt.cli.tick import follow_up_line
-from riskprompt.config.i18n import _, format_month, format_number, format_when
+from riskprompt.config.i18n import _, format_deadline, format_month, format_number, format_when
 from riskprompt.config.settings import ENV_PREFIX, Settings, load_settings
+from riskprompt.models.accounts import set_password
 from riskprompt.models.assessment import assess
 from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import RiskLevel
@@ -66,6 +67,11 @@ DEMO_DIR = Path("demo")
 #: Invented chat ids for the demo people who "have bound" Telegram.
 DEMO_CHAT_BASE = 900_000_000
 DEMO_BOUND_CHATS = 12
+#: The port ``riskprompt web`` is suggested to serve the demo's database on.
+DEMO_WEB_PORT = 8000
+#: The console password the demo gives its first officer (printed at the end: a demo
+#: database on the loopback only; ``riskprompt people password`` replaces it).
+DEMO_PASSWORD = "binjiang-demo-2026"
 
 
 @dataclass
@@ -414,7 +420,7 @@ class Demo:
                     "officer": officer.name,
                     "code": code,
                     "name": name,
-                    "deadline": format_when(deadline, self.settings.zone),
+                    "deadline": format_deadline(deadline, self.settings.zone),
                 }
             )
             later = FixedClock(self.clock.now())
@@ -444,7 +450,7 @@ class Demo:
             % {
                 "code": code,
                 "colour": _(colour.label),
-                "deadline": format_when(new_deadline, self.settings.zone),
+                "deadline": format_deadline(new_deadline, self.settings.zone),
                 "n": format_number(sent),
             },
             highlight=False,
@@ -614,12 +620,19 @@ class Demo:
 
         The commands are shell lines, each under a ``#`` comment saying what it
         shows, so the block can be copied whole; none is wrapped, whatever the width.
+        It ends with the officers' console: its URL once ``riskprompt web`` serves the
+        demo's database, and the sign-in of the demo's first officer, whose password
+        (:data:`DEMO_PASSWORD`) is set here through the same domain function as
+        ``riskprompt people password``.
         """
         period = current_period(clock=self.clock, settings=self.settings)
         engine = self._engine()
         try:
             with session_scope(engine) as session:
                 officer = self._officer(session)
+                set_password(
+                    session, person=officer, password=DEMO_PASSWORD, clock=self.clock, via="demo"
+                )
                 warned = session.exec(
                     select(Warning)
                     .where(col(Warning.status).in_(OPEN_STATES))
@@ -654,6 +667,7 @@ class Demo:
         console.print(_("then try:"), highlight=False)
         staff_id, staff_name = names["staff"]
         officer_id, officer_name = names["officer"]
+        console_url = f"http://127.0.0.1:{DEMO_WEB_PORT}/"
         commands = [
             (_("this month's risk prompts and their states"), f"prompts list --period {period}"),
             (_("the warnings and where each stands"), "warnings list"),
@@ -671,9 +685,8 @@ class Demo:
                 f"chat --as {officer_id}",
             ),
             (
-                _("the web app; its API documentation at %(url)s")
-                % {"url": "http://127.0.0.1:8000/docs"},
-                "web --port 8000",
+                _("the web app; its API documentation at %(url)s") % {"url": f"{console_url}docs"},
+                f"web --port {DEMO_WEB_PORT}",
             ),
         ]
         for comment, command in commands:
@@ -688,6 +701,22 @@ class Demo:
         console.print(
             _("`riskprompt demo` starts afresh each time: it deletes %(folder)s/ first.")
             % {"folder": self.folder.as_posix()},
+            highlight=False,
+        )
+        console.print(
+            _("The officers' console: once `riskprompt web --port %(port)s` runs, open")
+            % {"port": DEMO_WEB_PORT},
+            highlight=False,
+        )
+        _print_command(console, console_url)
+        console.print(
+            _("then sign in as the officer %(name)s:") % {"name": officer_name}, highlight=False
+        )
+        _print_command(console, _("staff ID: %(staff_id)s") % {"staff_id": officer_id})
+        _print_command(console, _("password: %(password)s") % {"password": DEMO_PASSWORD})
+        console.print(
+            _("(`riskprompt people password %(staff_id)s` sets another password.)")
+            % {"staff_id": officer_id},
             highlight=False,
         )
 

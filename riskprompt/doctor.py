@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import ipaddress
+import re
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -223,9 +224,7 @@ def check_folder(name: str, folder: Path) -> Check:
 
 def uses_file_channel(settings: Settings) -> bool:
     """Whether some channel goes to the file channel (no credentials, LOCAL_CHANNEL=file)."""
-    unconfigured = not (
-        settings.smtp_enabled and settings.twilio_enabled and settings.telegram_enabled
-    )
+    unconfigured = not all(_providers(settings).values())
     return unconfigured and settings.LOCAL_CHANNEL == "file"
 
 
@@ -310,6 +309,174 @@ async def check_twilio(settings: Settings) -> Check:
     return _ok(name, _("account %(name)s is active") % {"name": account.friendly_name or sid})
 
 
+async def check_aliyun_sms(settings: Settings) -> list[Check]:
+    """The sign name and each kind's template approved at Alibaba Cloud, with our variables.
+
+    A kind without a template code warns, naming ``RISKPROMPT_ALIYUN_SMS_TEMPLATES``;
+    a template using a variable we do not send, or whose link is not
+    ``PUBLIC_URL/a/${link}``, fails.
+    """
+    from riskprompt.notifications.channels.sms import TEMPLATE_VARIABLES, SmsError, SmsKind
+    from riskprompt.notifications.channels.sms_aliyun import AliyunSmsProvider
+
+    name = _("SMS (Alibaba Cloud)")
+    provider = AliyunSmsProvider.from_settings(settings)
+    provider.timeout = CHECK_TIMEOUT_SECONDS
+    checks = []
+    missing = [k.value for k in SmsKind if k.value not in settings.ALIYUN_SMS_TEMPLATES]
+    if missing:
+        checks.append(
+            Check(
+                name,
+                Status.WARN,
+                _(
+                    "no template for %(kinds)s messages: they fall back to the next channel; "
+                    "set RISKPROMPT_ALIYUN_SMS_TEMPLATES"
+                )
+                % {"kinds": ", ".join(missing)},
+            )
+        )
+    await provider.open()
+    try:
+        sign = await provider.sign_approval()
+        if not sign.approved:
+            return [
+                *checks,
+                _fail(
+                    name,
+                    _("sign name %(sign)s is %(status)s %(reason)s")
+                    % {
+                        "sign": settings.ALIYUN_SMS_SIGN_NAME,
+                        "status": _(sign.status),
+                        "reason": sign.reason,
+                    },
+                ),
+            ]
+        checks.append(
+            _ok(name, _("sign name %(sign)s approved") % {"sign": settings.ALIYUN_SMS_SIGN_NAME})
+        )
+        link = public_base(settings.PUBLIC_URL, settings.WEB_HOST, settings.WEB_PORT) + "/a/${link}"
+        for kind in SmsKind:
+            code = settings.ALIYUN_SMS_TEMPLATES.get(kind.value)
+            if not code:
+                continue
+            label = f"{name}: {kind.value} ({code})"
+            template = await provider.template_approval(kind)
+            used = set(re.findall(r"\$\{(\w+)\}", template.content))
+            extra = sorted(used - set(TEMPLATE_VARIABLES[kind]))
+            if not template.approved:
+                checks.append(_fail(label, f"{_(template.status)} {template.reason}".strip()))
+            elif extra:
+                checks.append(
+                    _fail(
+                        label,
+                        _("uses %(names)s; this kind sends %(sent)s")
+                        % {"names": ", ".join(extra), "sent": ", ".join(TEMPLATE_VARIABLES[kind])},
+                    )
+                )
+            elif "link" in used and link not in template.content:
+                checks.append(_fail(label, _("its link must be %(link)s") % {"link": link}))
+            else:
+                checks.append(_ok(label, _("approved")))
+    except SmsError as exc:
+        checks.append(_fail(name, str(exc)))
+    finally:
+        await provider.close()
+    return checks
+
+
+async def check_wecom(settings: Settings) -> list[Check]:
+    """Fetch a token with the app's secret, then read the app (``agent/get``); the callback.
+
+    The token is fetched afresh (not from the shared cache): this checks the CorpID,
+    the secret and the IP allow-list themselves.
+    """
+    from riskprompt.notifications.channels.wecom import WeComClient, WeComUnavailable
+
+    name = _("WeCom")
+    client = WeComClient.from_settings(settings, engine=None)
+    client.timeout = CHECK_TIMEOUT_SECONDS
+    try:
+        async with client:
+            answer = await client.agent()
+    except WeComUnavailable as exc:
+        return [_fail(name, f"{settings.WECOM_API_URL}: {exc}")]
+    if not answer.ok:
+        return [_fail(name, f"agent/get errcode {answer.errcode}: {answer.errmsg}")]
+    agent = answer.data
+    if agent.get("close"):
+        return [_fail(name, _("app %(name)s is disabled") % {"name": agent.get("name", "")})]
+    users = (agent.get("allow_userinfos") or {}).get("user") or []
+    parties = (agent.get("allow_partys") or {}).get("partyid") or []
+    tags = (agent.get("allow_tags") or {}).get("tagid") or []
+    values = {"name": agent.get("name", ""), "agent": settings.WECOM_AGENT_ID}
+    if users or parties or tags:
+        checks = [_ok(name, _("app %(name)s (agent %(agent)s) answers") % values)]
+    else:
+        reason = _("app %(name)s is visible to nobody: nobody can receive its messages")
+        checks = [Check(name, Status.WARN, reason % values)]
+    if not settings.wecom_callbacks_enabled:
+        checks.append(
+            Check(
+                _("WeCom callback"),
+                Status.WARN,
+                _(
+                    "not set: the buttons of a card and replies cannot reach riskprompt; "
+                    "set RISKPROMPT_WECOM_TOKEN and _AES_KEY"
+                ),
+            )
+        )
+    elif not settings.PUBLIC_URL:
+        checks.append(
+            Check(
+                _("WeCom callback"),
+                Status.WARN,
+                _("set RISKPROMPT_PUBLIC_URL: WeCom calls PUBLIC_URL/wecom/callback"),
+            )
+        )
+    else:
+        checks.append(_ok(_("WeCom callback"), f"{settings.PUBLIC_URL}/wecom/callback"))
+    return checks
+
+
+async def check_dingtalk(settings: Settings) -> list[Check]:
+    """Fetch a token with the app's key and secret, then read the agent's visible range."""
+    from riskprompt.notifications.channels.dingtalk import DingTalkClient, DingTalkUnavailable
+
+    name = _("DingTalk")
+    client = DingTalkClient.from_settings(settings, engine=None)
+    client.timeout = CHECK_TIMEOUT_SECONDS
+    try:
+        async with client:
+            answer = await client.visible_scopes()
+    except DingTalkUnavailable as exc:
+        return [_fail(name, f"{settings.DINGTALK_API_URL}: {exc}")]
+    if not answer.ok:
+        return [_fail(name, f"visible_scopes errcode {answer.errcode}: {answer.errmsg}")]
+    scopes = answer.data
+    values = {"agent": settings.DINGTALK_AGENT_ID}
+    if (
+        scopes.get("userVisibleScopes")
+        or scopes.get("deptVisibleScopes")
+        or not scopes.get("isHidden", False)
+    ):
+        checks = [_ok(name, _("agent %(agent)s answers") % values)]
+    else:
+        reason = _("agent %(agent)s is visible to nobody: nobody can receive its messages")
+        checks = [Check(name, Status.WARN, reason % values)]
+    if not settings.dingtalk_callbacks_enabled:
+        checks.append(
+            Check(
+                _("DingTalk callback"),
+                Status.WARN,
+                _("not set: set RISKPROMPT_DINGTALK_TOKEN and _AES_KEY for event callbacks"),
+            )
+        )
+    elif settings.PUBLIC_URL:
+        checks.append(_ok(_("DingTalk callback"), f"{settings.PUBLIC_URL}/dingtalk/callback"))
+    return checks
+
+
 async def check_channels(settings: Settings) -> list[Check]:
     """Reach every configured channel, at once; the file channel's folder when it is used."""
     probes = []
@@ -320,6 +487,12 @@ async def check_channels(settings: Settings) -> list[Check]:
     if settings.twilio_enabled:
         probes.append(check_twilio(settings))
     checks = list(await asyncio.gather(*probes))
+    if settings.wecom_enabled:
+        checks.extend(await check_wecom(settings))
+    if settings.dingtalk_enabled:
+        checks.extend(await check_dingtalk(settings))
+    if settings.aliyun_sms_enabled:
+        checks.extend(await check_aliyun_sms(settings))
     checks.extend(check_local_channels(settings))
     if uses_file_channel(settings):
         checks.append(check_folder(_("File channel"), settings.OUTBOX_DIR))
@@ -331,16 +504,35 @@ CHANNEL_SETTINGS = {
     Channel.EMAIL: "RISKPROMPT_SMTP_HOST",
     Channel.SMS: "RISKPROMPT_TWILIO_ACCOUNT_SID (_AUTH_TOKEN, _FROM)",
     Channel.TELEGRAM: "RISKPROMPT_TELEGRAM_TOKEN",
+    Channel.WECOM: "RISKPROMPT_WECOM_CORP_ID (_AGENT_ID, _SECRET)",
+    Channel.DINGTALK: "RISKPROMPT_DINGTALK_APP_KEY (_APP_SECRET, _AGENT_ID)",
 }
+
+
+def _providers(settings: Settings) -> dict[Channel, bool]:
+    """Whether each channel has its provider (else it goes to the file or console channel)."""
+    return {
+        Channel.EMAIL: settings.smtp_enabled,
+        Channel.SMS: settings.sms_enabled,
+        Channel.TELEGRAM: settings.telegram_enabled,
+        Channel.WECOM: settings.wecom_enabled,
+        Channel.DINGTALK: settings.dingtalk_enabled,
+    }
+
+
+def _provider_setting(settings: Settings, channel: Channel) -> str:
+    """What to set for ``channel``: for Alibaba Cloud SMS, the settings still missing."""
+    if channel is Channel.SMS and settings.SMS_PROVIDER == "aliyun":
+        names = ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SIGN_NAME")
+        return ", ".join(
+            f"RISKPROMPT_ALIYUN_SMS_{n}" for n in names if not getattr(settings, f"ALIYUN_SMS_{n}")
+        )
+    return CHANNEL_SETTINGS[channel]
 
 
 def check_local_channels(settings: Settings) -> list[Check]:
     """A warning for each channel left on the outbox folder or the console: nobody gets it."""
-    enabled = {
-        Channel.EMAIL: settings.smtp_enabled,
-        Channel.SMS: settings.twilio_enabled,
-        Channel.TELEGRAM: settings.telegram_enabled,
-    }
+    enabled = _providers(settings)
     where = (
         _("messages are printed on the console")
         if settings.LOCAL_CHANNEL == "console"
@@ -351,9 +543,9 @@ def check_local_channels(settings: Settings) -> list[Check]:
             _(CHANNEL_NAMES[channel]),
             Status.WARN,
             _("no provider: %(where)s; set %(setting)s")
-            % {"where": where, "setting": CHANNEL_SETTINGS[channel]},
+            % {"where": where, "setting": _provider_setting(settings, channel)},
         )
-        for channel in (Channel.EMAIL, Channel.SMS, Channel.TELEGRAM)
+        for channel in enabled  # email, SMS, Telegram, WeCom, DingTalk
         if not enabled[channel]
     ]
 

@@ -35,6 +35,8 @@ REDACTED = "***"
 MIN_SECRET_LENGTH = 6
 #: A Telegram bot token in a Bot API URL (``.../bot123456:AAE.../getMe``), whoever logs it.
 BOT_TOKEN_IN_URL = re.compile(r"(?<=/bot)\d+:[A-Za-z0-9_-]+")
+#: An access token in a query string (WeCom's and DingTalk's ``?access_token=...``).
+ACCESS_TOKEN_IN_URL = re.compile(r"(?<=access_token=)[^&\s\"']+")
 #: The token of a link to the page of a prompt or warning (``/ack/<token>``, ``/a/<token>``).
 LINK_TOKEN_IN_PATH = re.compile(r"(/(?:ack|a)/)[^/?#\s\"']+")
 LINK_REDACTED = r"\1<redacted>"
@@ -85,6 +87,13 @@ def secrets_of(settings: Settings) -> list[str]:
     values = [
         settings.TELEGRAM_TOKEN,
         settings.TWILIO_AUTH_TOKEN,
+        settings.ALIYUN_SMS_ACCESS_KEY_SECRET,
+        settings.WECOM_SECRET,
+        settings.WECOM_TOKEN,
+        settings.WECOM_AES_KEY,
+        settings.DINGTALK_APP_SECRET,
+        settings.DINGTALK_TOKEN,
+        settings.DINGTALK_AES_KEY,
         settings.SMTP_PASSWORD,
         settings.SECRET_KEY if settings.SECRET_KEY != PLACEHOLDER_SECRET else None,
         make_url(settings.DATABASE_URL).password,
@@ -114,7 +123,8 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
-        return redact_link_paths(BOT_TOKEN_IN_URL.sub(REDACTED, text))
+        text = ACCESS_TOKEN_IN_URL.sub(REDACTED, BOT_TOKEN_IN_URL.sub(REDACTED, text))
+        return redact_link_paths(text)
 
 
 class TextFormatter(logging.Formatter):

@@ -1,9 +1,10 @@
-"""The conversations issue's done-means, scripted through the three stand-ins.
+"""The conversations issue's done-means, scripted through the stand-ins.
 
-The demo catalogue, a monthly cycle delivered over SMTP, Telegram and Twilio;
-every person acknowledges on the channel that reached them (the Telegram button
-through the webhook, an SMS reply through the signed Twilio webhook, the signed
-link in the email); one warning is answered with a correction in chat and an
+The demo catalogue, a monthly cycle delivered over SMTP, Telegram, Twilio and
+WeCom; every person acknowledges on the channel that reached them (the Telegram
+button through the webhook, an SMS reply through the signed Twilio webhook, the
+WeCom card's button through its encrypted callback, the signed link in the
+email); one warning is answered with a correction in chat and an
 officer accepts it; the audit log holds every step.
 """
 
@@ -50,6 +51,7 @@ from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramStandin
 from tests.standins.twilio import TwilioStandin
+from tests.standins.wecom import WeComStandin, settings_values
 
 PUBLIC_URL = "https://riskprompt.example.gov.cn"
 CHAT_BASE = 810_000
@@ -65,10 +67,13 @@ async def test_everyone_acknowledges_on_their_channel_and_a_correction_is_accept
     smtp_server: SmtpStandin,
     telegram_api: TelegramStandin,
     twilio_api: TwilioStandin,
+    wecom_api: WeComStandin,
     tmp_path: Path,
 ) -> None:
     settings = load_settings(
         **standin_overrides(smtp=smtp_server, telegram=telegram_api, twilio=twilio_api),
+        **settings_values(wecom_api),
+        DATABASE_URL=database,
         PUBLIC_URL=PUBLIC_URL,
         SECRET_KEY="end-to-end-secret",
         OUTBOX_DIR=tmp_path / "outbox",
@@ -140,6 +145,11 @@ async def test_everyone_acknowledges_on_their_channel_and_a_correction_is_accept
                         "/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}
                     )
                     assert response.status_code == 200 and "<Response>" in response.text
+                elif delivery.channel == "wecom":
+                    [card] = wecom_api.cards(delivery.address or "")
+                    event = wecom_api.card_event(card, f"ack:p:{delivery.prompt_id}")
+                    response = await wecom_api.post_callback(http, event)
+                    assert response.status_code == 200 and card.updated_to == "已确认"
                 else:
                     mail = mails[delivery.provider_message_id or ""]
                     text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
@@ -209,6 +219,6 @@ async def test_everyone_acknowledges_on_their_channel_and_a_correction_is_accept
         actions = Counter(session.exec(select(AuditEvent.action)).all())
     assert actions["prompt.acknowledged"] == len(delivered)
     assert actions["delivery.sent"] == len(sent)
-    assert Counter(delivered.values()).keys() == {"telegram", "sms", "email"}
+    assert Counter(delivered.values()).keys() == {"telegram", "sms", "email", "wecom"}
     for step in ("cycle.run", "warning.issued", "warning.submitted", "warning.accepted"):
         assert actions[step] >= 1, step

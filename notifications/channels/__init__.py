@@ -1,4 +1,4 @@
-"""Channel adapters: email, SMS, Telegram, and the local console and file channels.
+"""Channel adapters: email, SMS, Telegram, WeCom, DingTalk, and the local console and file channels.
 
 :func:`build_adapters` picks, for each :class:`~models.people.Channel`, the real
 adapter when its credentials are set, otherwise the local channel
@@ -22,10 +22,12 @@ from riskprompt.notifications.channels.base import (
     SendResult,
 )
 from riskprompt.notifications.channels.console import ConsoleChannel
+from riskprompt.notifications.channels.dingtalk import DingTalkChannel
 from riskprompt.notifications.channels.email import EmailChannel, build_email
 from riskprompt.notifications.channels.file import FileChannel
-from riskprompt.notifications.channels.sms import TwilioSmsChannel
+from riskprompt.notifications.channels.sms import SmsChannel
 from riskprompt.notifications.channels.telegram import TelegramChannel
+from riskprompt.notifications.channels.wecom import WeComChannel
 
 
 def build_adapters(
@@ -34,8 +36,9 @@ def build_adapters(
     """The adapter for each channel, as configured by ``settings``.
 
     Args:
-        settings: credentials (``smtp_enabled``, ``twilio_enabled``,
-            ``telegram_enabled``), ``LOCAL_CHANNEL``, ``OUTBOX_DIR`` and limits.
+        settings: credentials (``smtp_enabled``, ``sms_enabled`` on ``SMS_PROVIDER``,
+            ``telegram_enabled``, ``wecom_enabled``, ``dingtalk_enabled``),
+            ``LOCAL_CHANNEL``, ``OUTBOX_DIR`` and limits.
         console: where the console channel prints (default: standard output).
     """
     local: ChannelAdapter | None = None
@@ -50,13 +53,21 @@ def build_adapters(
         return local
 
     return {
+        Channel.WECOM: (
+            WeComChannel.from_settings(settings) if settings.wecom_enabled else local_channel()
+        ),
+        Channel.DINGTALK: (
+            DingTalkChannel.from_settings(settings)
+            if settings.dingtalk_enabled
+            else local_channel()
+        ),
         Channel.TELEGRAM: (
             TelegramChannel.from_settings(settings)
             if settings.telegram_enabled
             else local_channel()
         ),
         Channel.SMS: (
-            TwilioSmsChannel.from_settings(settings) if settings.twilio_enabled else local_channel()
+            SmsChannel.from_settings(settings) if settings.sms_enabled else local_channel()
         ),
         Channel.EMAIL: (
             EmailChannel.from_settings(settings) if settings.smtp_enabled else local_channel()
@@ -76,13 +87,15 @@ __all__ = [
     "Button",
     "ChannelAdapter",
     "ConsoleChannel",
+    "DingTalkChannel",
     "EmailChannel",
     "FileChannel",
     "Message",
     "Outcome",
     "SendResult",
+    "SmsChannel",
     "TelegramChannel",
-    "TwilioSmsChannel",
+    "WeComChannel",
     "build_adapters",
     "build_email",
     "distinct_adapters",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,16 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from riskprompt.cli import params
 from riskprompt.cli.common import app_context, reports_errors
-from riskprompt.config.i18n import N_, _, format_number, ngettext
+from riskprompt.config.i18n import N_, _, current_locale, format_number, ngettext
 from riskprompt.context import AppContext
 from riskprompt.models.audit import (
-    EXPORT_FIELDS,
-    ChainProblem,
-    ChainReport,
     count_events,
     iter_events,
     verify_chain,
 )
+from riskprompt.models.auditing import describe, export_csv_lines
 from riskprompt.models.errors import InvalidInput
 
 audit_app = typer.Typer(
@@ -57,46 +54,6 @@ def _progress(console: Console, description: str) -> Iterator[Progress]:
         yield bar
 
 
-def describe(report: ChainReport) -> str:
-    """The report in the reader's language: what is wrong and where, or OK with the count."""
-    values = {
-        "id": report.record_id,
-        "other": report.other_id,
-        "n": format_number(report.checked),
-    }
-    if report.problem is None:
-        return ngettext(
-            "Audit log intact: %(n)s record checked.",
-            "Audit log intact: %(n)s records checked.",
-            report.checked,
-        ) % {"n": values["n"]}
-    if report.problem is ChainProblem.ALTERED:
-        message = _("Audit record #%(id)s was altered: its content does not match its hash.")
-    elif report.problem is ChainProblem.REORDERED:
-        message = _(
-            "Audit record #%(id)s is out of order: it follows record #%(other)s, not the one "
-            "before it."
-        )
-    elif report.problem is ChainProblem.REMOVED and report.other_id is None:
-        message = _("An audit record was removed before #%(id)s, the first one left.")
-    elif report.problem is ChainProblem.REMOVED:
-        message = _("An audit record was removed between #%(other)s and #%(id)s.")
-    elif report.other_id is None:
-        message = _("Every audit record up to #%(id)s was removed.")
-    else:
-        message = _("The audit records after #%(other)s were removed; the log went up to #%(id)s.")
-    return (
-        message % values
-        + " "
-        + ngettext(
-            "%(n)s record before it is intact.",
-            "%(n)s records before it are intact.",
-            report.checked,
-        )
-        % {"n": values["n"]}
-    )
-
-
 @audit_app.command(
     "verify",
     help=_(
@@ -121,9 +78,15 @@ def verify(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report.ok:
-        context.console.print(describe(report), highlight=False, soft_wrap=True)
+        context.console.print(describe(report, current_locale()), highlight=False, soft_wrap=True)
         return
-    context.err.print(describe(report), style="red", highlight=False, markup=False, soft_wrap=True)
+    context.err.print(
+        describe(report, current_locale()),
+        style="red",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(1)
 
 
@@ -141,20 +104,11 @@ def _span(context: AppContext, start_day: date, end_day: date) -> tuple[datetime
 
 
 def _write_csv(handle: TextIO, records: Iterator[dict[str, Any]], advance: Any) -> int:
-    writer = csv.DictWriter(handle, fieldnames=EXPORT_FIELDS)
-    writer.writeheader()
     count = 0
-    for record in records:
-        writer.writerow(
-            {
-                **record,
-                "data": json.dumps(
-                    record["data"], ensure_ascii=False, sort_keys=True, separators=(",", ":")
-                ),
-            }
-        )
-        count += 1
-        advance(count)
+    for count, line in enumerate(export_csv_lines(records)):
+        handle.write(line)
+        if count:
+            advance(count)
     return count
 
 

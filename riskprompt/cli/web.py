@@ -46,7 +46,6 @@ from riskprompt.models.refs import correction_status_label
 from riskprompt.models.warnings import (
     STATUS_LABELS,
     RectificationStatus,
-    WarningColour,
     review_rectification,
 )
 from riskprompt.web import create_app
@@ -613,20 +612,9 @@ def review(
 
 
 def _history_detail(entry: HistoryEntry) -> str:
-    """What a step of a warning's history adds: the report, the reason, the colours."""
-    parts = []
-    if entry.correction_id is not None:
-        parts.append(correction_code(entry.correction_id))
-    if entry.action == "warning.submitted" and isinstance(entry.data.get("files"), int):
-        files = entry.data["files"]
-        parts.append(ngettext("%(n)s file", "%(n)s files", files) % {"n": format_number(files)})
-    if entry.action == "warning.escalated":
-        colours = [entry.data.get("from"), entry.data.get("colour")]
-        if all(c in WarningColour.__members__.values() for c in colours):
-            parts.append(" → ".join(_(WarningColour(c).label) for c in colours))
-    if entry.note:
-        parts.append(_("reason: %(reason)s") % {"reason": entry.note})
-    return _("; ").join(parts)
+    """What a step of a warning's history adds: the report, the files, colours, reason."""
+    code = [correction_code(entry.correction_id)] if entry.correction_id is not None else []
+    return _("; ").join([*code, *entry.notes(current_locale())])
 
 
 def show_correction(

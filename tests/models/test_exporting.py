@@ -18,7 +18,7 @@ from riskprompt.models.exporting import (
     people_rows,
 )
 from riskprompt.models.importing import import_catalog, import_people
-from riskprompt.models.people import Role
+from riskprompt.models.people import DEFAULT_CHANNELS, Role
 from riskprompt.models.scope import Supervision
 from riskprompt.models.tabular import TableError, open_table
 from tests.builders import assign, make_person, make_post, make_power, make_risk_point, make_unit
@@ -111,10 +111,12 @@ def test_people_export_in_english(session, imported) -> None:
             "会计岗；出纳岗",
             "+8613800138001",
             "Zhang.San@example.org",
+            "",
+            "",
             "staff",
             "E003",
             "zh_CN",
-            "telegram,sms,email",
+            DEFAULT_CHANNELS,
             "Asia/Shanghai",
             "",
         ],
@@ -124,6 +126,8 @@ def test_people_export_in_english(session, imported) -> None:
             "财务科",
             "出纳岗",
             "+8613800138002",
+            "",
+            "",
             "",
             "staff",
             "E003",
@@ -139,6 +143,8 @@ def test_people_export_in_english(session, imported) -> None:
             "办公室",
             "",
             "wang@example.org",
+            "",
+            "",
             "officer",
             "",
             "zh_CN",

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from riskprompt.models.audit import AuditEvent
 from riskprompt.models.catalog import Post, Power, RiskLevel, RiskPoint, Unit
 from riskprompt.models.importing import SAMPLE_CHANGES, import_catalog, import_people
-from riskprompt.models.people import Assignment, Person, Role
+from riskprompt.models.people import DEFAULT_CHANNELS, Assignment, Channel, Person, Role
 from riskprompt.models.scope import Supervision, in_scope, scope_unit_ids
 from tests.builders import assign, make_person, make_post, make_unit
 from tests.fixtures.files import (
@@ -347,7 +347,7 @@ def test_good_people_file_is_imported(session, clock, with_catalog, people_csv) 
     found = {p.staff_id: p for p in session.exec(select(Person)).all()}
     zhang, li, wang = found["E001"], found["E002"], found["E003"]
     assert (zhang.mobile, zhang.email) == ("+8613800138001", "Zhang.San@example.org")
-    assert (zhang.role, zhang.locale, zhang.channels) == (Role.STAFF, "zh_CN", "telegram,sms,email")
+    assert (zhang.role, zhang.locale, zhang.channels) == (Role.STAFF, "zh_CN", DEFAULT_CHANNELS)
     assert zhang.supervisor_id == wang.id and li.supervisor_id == wang.id  # forward references
     assert (li.mobile, li.locale, li.channels, li.email) == (
         "+8613800138002",
@@ -480,7 +480,12 @@ PEOPLE_PROBLEMS = [
         "2:角色: unknown role 'boss': use staff/officer/admin or 工作人员/纪检监察/管理员",
     ),
     (0, 8, "fr", "2:语言: unsupported language 'fr': use zh_CN or en"),
-    (0, 9, "sms,fax", "2:渠道: unknown channel 'fax': use telegram, sms or email"),
+    (
+        0,
+        9,
+        "sms,fax",
+        "2:渠道: unknown channel 'fax': use wecom, dingtalk, telegram, sms or email",
+    ),
     (0, 1, "", "2:工号: the staff id is empty"),
     (0, 0, "", "2:姓名: the name is empty"),
 ]
@@ -679,3 +684,59 @@ def test_a_stationed_groups_officer_names_the_units_they_are_stationed_in(
     assert scope_unit_ids(session, officer=wang) == {units["审计科"]}
     assert wang.unit_id not in (scope_unit_ids(session, officer=wang) or set())
     assert not in_scope(session, officer=wang, person=zhang)  # 财务科 is not theirs
+
+
+# --------------------------------------------------------------------------- chat accounts
+
+ACCOUNT_HEADER = [*PEOPLE_HEADER, "企业微信账号", "钉钉账号"]
+
+
+def _with_accounts(*accounts: tuple[str, str]) -> list[list[str]]:
+    pairs = zip(PEOPLE_ROWS, accounts, strict=True)
+    return [[*row, wecom, dingtalk] for row, (wecom, dingtalk) in pairs]
+
+
+def test_wecom_and_dingtalk_accounts_are_imported_and_updated(
+    session, clock, with_catalog, tmp_path
+) -> None:
+    rows = _with_accounts(("ZhangSan", "manager4220"), ("", "0123456789"), ("wangwu", ""))
+    rows[0][9] = "企业微信、钉钉、短信"
+    result = people(session, clock, write_csv(tmp_path / "a.csv", ACCOUNT_HEADER, rows))
+    assert result.ok, problems(result)
+    found = {p.staff_id: p for p in session.exec(select(Person)).all()}
+    zhang, li, wang = found["E001"], found["E002"], found["E003"]
+    # WeCom ignores the case of a userid: it is kept in lower case
+    assert (zhang.wecom_userid, zhang.dingtalk_userid) == ("zhangsan", "manager4220")
+    assert zhang.channel_preference == [Channel.WECOM, Channel.DINGTALK, Channel.SMS]
+    assert zhang.reachable_channels()[:2] == [Channel.WECOM, Channel.DINGTALK]
+    assert zhang.address_for(Channel.WECOM) == "zhangsan"
+    assert (li.wecom_userid, li.dingtalk_userid) == (None, "0123456789")
+    assert (wang.wecom_userid, wang.dingtalk_userid) == ("wangwu", None)
+
+    rows[1][10] = "lisi"
+    again = people(session, clock, write_csv(tmp_path / "b.csv", ACCOUNT_HEADER, rows))
+    assert summary(again)["people"] == (0, 1, 2)
+    session.refresh(li)
+    assert li.wecom_userid == "lisi"
+    # a file without the columns leaves the accounts alone
+    without = [row[: len(PEOPLE_HEADER)] for row in rows]
+    plain = people(session, clock, write_csv(tmp_path / "c.csv", PEOPLE_HEADER, without))
+    assert plain.ok and not plain.changed
+    session.refresh(zhang)
+    assert zhang.wecom_userid == "zhangsan"
+
+
+@sqlite_only
+def test_bad_and_shared_accounts_are_located(session, clock, with_catalog, tmp_path) -> None:
+    bad = _with_accounts(("张 三", ""), ("", "a,b"), ("", ""))
+    result = people(session, clock, write_csv(tmp_path / "bad.csv", ACCOUNT_HEADER, bad))
+    assert [p.split(": ", 1)[0].rsplit(":", 2)[-2:] for p in problems(result)] == [
+        ["2", "企业微信账号"],
+        ["3", "钉钉账号"],
+    ]
+    shared = _with_accounts(("wangwu", ""), ("WangWu", ""), ("", ""))
+    result = people(session, clock, write_csv(tmp_path / "shared.csv", ACCOUNT_HEADER, shared))
+    assert problems(result) == [
+        f"{tmp_path / 'shared.csv'}:3:企业微信账号: account 'wangwu' already belongs to E001"
+    ]
+    assert counts(session)["Person"] == 0

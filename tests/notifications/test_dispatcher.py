@@ -592,12 +592,16 @@ def test_the_dispatcher_must_be_open(engine, settings, clock, adapters):
 
 def test_a_shared_local_adapter_is_opened_once(engine, settings, clock, session, person):
     local = ScriptedAdapter("local")
+    person.wecom_userid, person.dingtalk_userid = "wangwu", "manager4220"
+    person.channels = ",".join(Channel)
+    session.add(person)
+    session.commit()
     for channel in Channel:
         prompt_for(session, person, clock, channel)
 
     stats = drain(engine, settings, clock, dict.fromkeys(Channel, local))
 
-    assert stats.sent == 3 and local.opened == local.closed == 1
+    assert stats.sent == len(Channel) and local.opened == local.closed == 1
 
 
 def test_run_loops_until_stopped(engine, settings, clock, session, person, adapters):

@@ -800,7 +800,8 @@ def test_a_cycle_dry_run_counts_recipients_by_channel_and_writes_nothing(
     assert table_counts(session) == before
     assert reach.people == 5 and reach.prompts == 5 and reach.unreachable == 1
     # payer has Telegram, approver email only, the others SMS first
-    assert reach.by_channel == {Channel.TELEGRAM: 1, Channel.SMS: 2, Channel.EMAIL: 1}
+    expected = {Channel.TELEGRAM: 1, Channel.SMS: 2, Channel.EMAIL: 1}
+    assert reach.by_channel == dict.fromkeys(Channel, 0) | expected
     by_staff = {row.staff_id: row for row in reach.rows}
     assert by_staff[body["payer"].staff_id].channel is Channel.TELEGRAM
     assert by_staff[unreachable.staff_id].channel is None
@@ -826,7 +827,8 @@ def test_a_special_prompt_dry_run_checks_like_the_rule_and_writes_nothing(
         settings=settings,
     )
     assert reach.people == 3 and reach.due_at == clock.now()
-    assert reach.by_channel == {Channel.TELEGRAM: 1, Channel.SMS: 1, Channel.EMAIL: 1}
+    expected = {Channel.TELEGRAM: 1, Channel.SMS: 1, Channel.EMAIL: 1}
+    assert reach.by_channel == dict.fromkeys(Channel, 0) | expected
     with pytest.raises(PermissionDenied):
         preview_special_prompt(
             session, actor=body["payer"], target="all", text="x", clock=clock, settings=settings

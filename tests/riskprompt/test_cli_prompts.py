@@ -175,7 +175,7 @@ def test_cycle_dry_run_prints_recipients_by_channel_and_writes_nothing(
     assert snapshot(org) == before
     assert "Dry run: nothing was written." in dry.output
     assert "2 people would get 2 prompt(s)" in dry.output
-    assert "messages by channel: Telegram 0, SMS 1, Email 0" in dry.output
+    assert "messages by channel: WeCom 0, DingTalk 0, Telegram 0, SMS 1, Email 0" in dry.output
     assert "people with no reachable channel: 1" in dry.output
     assert "CW001" in dry.output and "CW002" in dry.output  # few people: listed
     run(cli, "cycle", "run", "--period", "2026-12")
@@ -217,7 +217,7 @@ def test_remind_dry_run_lists_the_recipients_and_writes_nothing(
     assert dry.exit_code == 0, dry.output
     assert snapshot(org) == before
     assert "3 people would get 3 prompt(s)" in dry.output
-    assert "messages by channel: Telegram 0, SMS 2, Email 0" in dry.output
+    assert "messages by channel: WeCom 0, DingTalk 0, Telegram 0, SMS 2, Email 0" in dry.output
     assert all(staff in dry.output for staff in ("JJ001", "CW001", "CW002"))
     refused = run(cli, "remind", "--as", "CW001", "--to", "all", "--text", "x", "--dry-run")
     assert refused.exit_code == 1 and "not an officer" in refused.output

@@ -20,6 +20,7 @@ from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramStandin
 from tests.standins.twilio import TwilioStandin
+from tests.standins.wecom import WeComStandin, settings_values
 
 ONE_BACKEND = pytest.mark.parametrize("database", BACKENDS[:1], indirect=True)
 SMTP_LOGIN = ("mailer", "smtp-password-123")
@@ -44,10 +45,13 @@ def configure(
     smtp: SmtpStandin | None = None,
     telegram: TelegramStandin | None = None,
     twilio: TwilioStandin | None = None,
+    wecom: WeComStandin | None = None,
     **extra: str,
 ) -> None:
     """Point the CLI's settings (environment) at the stand-ins."""
     values = standin_overrides(smtp=smtp, telegram=telegram, twilio=twilio)
+    if wecom is not None:
+        values |= settings_values(wecom)
     values |= {
         "SECRET_KEY": SECRET_KEY,
         "PUBLIC_URL": "https://riskprompt.example.gov.cn",
@@ -77,9 +81,16 @@ def rows(output: str) -> dict[str, tuple[str, str]]:
 
 @ONE_BACKEND
 async def test_everything_reachable_passes(
-    cli, monkeypatch, tmp_path, smtp_auth, telegram_api, twilio_api
+    cli, monkeypatch, tmp_path, smtp_auth, telegram_api, twilio_api, wecom_api
 ):
-    configure(monkeypatch, tmp_path, smtp=smtp_auth, telegram=telegram_api, twilio=twilio_api)
+    configure(
+        monkeypatch,
+        tmp_path,
+        smtp=smtp_auth,
+        telegram=telegram_api,
+        twilio=twilio_api,
+        wecom=wecom_api,
+    )
     result = await doctor(cli)
 
     assert result.exit_code == 0, result.output
@@ -93,15 +104,20 @@ async def test_everything_reachable_passes(
     assert table["Email (SMTP)"] == ("OK", f"127.0.0.1:{smtp_auth.port}: logged in")
     assert table["Telegram"][0] == "OK" and "answers" in table["Telegram"][1]
     assert table["SMS (Twilio)"] == ("OK", "account Stand-in account is active")
-    assert "File channel" not in table  # every channel has its provider
-    # "all passed" only when nothing warns: the long SMS links warn here
-    assert "9 checks: 8 passed, 1 warning." in result.output
+    assert table["WeCom"] == ("OK", f"app 风险提示 (agent {wecom_api.agent_id}) answers")
+    assert table["WeCom callback"] == ("OK", "https://riskprompt.example.gov.cn/wecom/callback")
+    assert wecom_api.token_fetches == 1 and wecom_api.count == 0  # a token, nothing sent
+    # DingTalk has no adapter yet: its messages go to the outbox folder, which is checked
+    assert table["DingTalk"][0] == "WARN" and "RISKPROMPT_DINGTALK_APP_KEY" in table["DingTalk"][1]
+    assert table["File channel"][0] == "OK"
+    # "all passed" only when nothing warns: the long SMS links and DingTalk warn here
+    assert "13 checks: 11 passed, 2 warnings." in result.output
     assert smtp_auth.failed_logins == [] and smtp_auth.count == 0  # connected, sent nothing
 
 
 @ONE_BACKEND
 async def test_wrong_credentials_and_a_server_down_fail_without_showing_secrets(
-    cli, monkeypatch, tmp_path, telegram_api, twilio_api
+    cli, monkeypatch, tmp_path, telegram_api, twilio_api, wecom_api
 ):
     smtp = SmtpStandin(credentials=SMTP_LOGIN)
     await smtp.start()
@@ -112,11 +128,13 @@ async def test_wrong_credentials_and_a_server_down_fail_without_showing_secrets(
         tmp_path,
         telegram=telegram_api,
         twilio=twilio_api,
+        wecom=wecom_api,
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(port),
         SMTP_PASSWORD="wrong-smtp-password",
         TELEGRAM_TOKEN="987654321:wrong-token-abcdefghijk",
         TWILIO_AUTH_TOKEN="wrong-twilio-auth-token",
+        WECOM_SECRET="wrong-wecom-secret-abcdefghijk",
     )
     result = await doctor(cli)
 
@@ -125,8 +143,14 @@ async def test_wrong_credentials_and_a_server_down_fail_without_showing_secrets(
     assert table["Email (SMTP)"][0] == "FAIL" and f"127.0.0.1:{port}" in table["Email (SMTP)"][1]
     assert table["Telegram"][0] == "FAIL"
     assert table["SMS (Twilio)"][0] == "FAIL" and "401" in table["SMS (Twilio)"][1]
-    assert "3 of 9 checks failed." in result.output
-    for secret in ("wrong-smtp-password", "wrong-token-abcdefghijk", "wrong-twilio-auth-token"):
+    assert table["WeCom"][0] == "FAIL" and "40001" in table["WeCom"][1]
+    assert "4 of 12 checks failed." in result.output
+    for secret in (
+        "wrong-smtp-password",
+        "wrong-token-abcdefghijk",
+        "wrong-twilio-auth-token",
+        "wrong-wecom-secret-abcdefghijk",
+    ):
         assert secret not in result.output
 
 
@@ -172,26 +196,46 @@ async def test_an_unmigrated_database_and_an_unwritable_folder_fail(cli, monkeyp
 
 
 async def test_send_test_reaches_the_person_on_each_channel(
-    cli, database, engine, session, monkeypatch, tmp_path, smtp_auth, telegram_api, twilio_api
+    cli,
+    database,
+    engine,
+    session,
+    monkeypatch,
+    tmp_path,
+    smtp_auth,
+    telegram_api,
+    twilio_api,
+    wecom_api,
 ):
     unit = make_unit(session)
     person = make_person(
         session,
         unit=unit,
         staff_id="CW001",
-        channels="telegram,sms,email",
+        channels="wecom,telegram,sms,email",
         mobile="+8613800138000",
         email="cw001@example.gov.cn",
     )
     person.telegram_chat_id = 5151
+    person.wecom_userid = "cw001"
     session.commit()
-    configure(monkeypatch, tmp_path, smtp=smtp_auth, telegram=telegram_api, twilio=twilio_api)
+    configure(
+        monkeypatch,
+        tmp_path,
+        smtp=smtp_auth,
+        telegram=telegram_api,
+        twilio=twilio_api,
+        wecom=wecom_api,
+        DATABASE_URL=database,
+    )
     result = await doctor(cli, "--send-test", "CW001")
 
     assert result.exit_code == 0, result.output
     table = rows(result.output)
-    for channel in ("Telegram", "SMS", "Email"):
+    for channel in ("WeCom", "Telegram", "SMS", "Email"):
         assert table[f"Test message to CW001: {channel}"][0] == "OK", channel
+    [wecom] = wecom_api.sent_to("cw001")
+    assert wecom.msgtype == "text" and "测试消息" in wecom.content
     [chat] = telegram_api.sent(5151)
     assert "测试消息" in chat.params["text"]  # in the person's language (zh_CN)
     assert [m.to for m in twilio_api.messages] == ["+8613800138000"]

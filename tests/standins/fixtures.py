@@ -1,7 +1,7 @@
 """pytest fixtures for the stand-ins (registered by ``tests/conftest.py``'s ``pytest_plugins``).
 
-- ``smtp_server``, ``telegram_api``, ``twilio_api``: a started stand-in each,
-  stopped after the test.
+- ``smtp_server``, ``telegram_api``, ``twilio_api``, ``aliyun_sms_api``: a started
+  stand-in each, stopped after the test.
 - ``standin_settings``: :class:`Settings` whose SMTP, Twilio and Telegram point
   at those three stand-ins, rate limits off, outbox in the test's folder.
 - ``tls_ca`` / ``smtp_tls``: an offline CA (trustme) and server/client TLS
@@ -19,9 +19,12 @@ import pytest
 import pytest_asyncio
 
 from riskprompt.config.settings import Settings
+from tests.standins.aliyun_sms import DEFAULT_SIGN_NAME, KIND_TEMPLATES, AliyunSmsStandin
+from tests.standins.dingtalk import DingTalkStandin
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramStandin
 from tests.standins.twilio import TwilioStandin
+from tests.standins.wecom import WeComStandin
 
 
 @pytest_asyncio.fixture
@@ -39,9 +42,30 @@ async def telegram_api() -> AsyncIterator[TelegramStandin]:
 
 
 @pytest_asyncio.fixture
+async def wecom_api() -> AsyncIterator[WeComStandin]:
+    """A WeCom server API stand-in for its ``corp_id``/``secret``/``agent_id``."""
+    async with WeComStandin() as api:
+        yield api
+
+
+@pytest_asyncio.fixture
+async def dingtalk_api() -> AsyncIterator[DingTalkStandin]:
+    """A DingTalk server API stand-in for its ``app_key``/``app_secret``/``agent_id``."""
+    async with DingTalkStandin() as api:
+        yield api
+
+
+@pytest_asyncio.fixture
 async def twilio_api() -> AsyncIterator[TwilioStandin]:
     """A Twilio Messages API stand-in accepting its ``account_sid``/``auth_token``."""
     async with TwilioStandin() as api:
+        yield api
+
+
+@pytest_asyncio.fixture
+async def aliyun_sms_api() -> AsyncIterator[AliyunSmsStandin]:
+    """An Alibaba Cloud SMS stand-in with its AccessKey, sign name and four templates."""
+    async with AliyunSmsStandin() as api:
         yield api
 
 
@@ -50,6 +74,7 @@ def standin_overrides(
     smtp: SmtpStandin | None = None,
     telegram: TelegramStandin | None = None,
     twilio: TwilioStandin | None = None,
+    aliyun_sms: AliyunSmsStandin | None = None,
 ) -> dict[str, Any]:
     """Settings values that point the channels at the given stand-ins, rate limits off."""
     values: dict[str, Any] = {"RATE_LIMITS": False}
@@ -68,6 +93,15 @@ def standin_overrides(
             "TWILIO_AUTH_TOKEN": twilio.auth_token,
             "TWILIO_FROM": "+15005550006",
             "TWILIO_API_URL": twilio.url,
+        }
+    if aliyun_sms is not None:
+        values |= {
+            "SMS_PROVIDER": "aliyun",
+            "ALIYUN_SMS_API_URL": aliyun_sms.url,
+            "ALIYUN_SMS_ACCESS_KEY_ID": aliyun_sms.access_key_id,
+            "ALIYUN_SMS_ACCESS_KEY_SECRET": aliyun_sms.access_key_secret,
+            "ALIYUN_SMS_SIGN_NAME": DEFAULT_SIGN_NAME,
+            "ALIYUN_SMS_TEMPLATES": dict(KIND_TEMPLATES),
         }
     return values
 

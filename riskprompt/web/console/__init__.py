@@ -24,7 +24,17 @@ from riskprompt.web.console.rendering import STATIC_DIR, STATIC_URL
 from riskprompt.web.console.routing import router
 
 #: The modules that declare the console's routes (imported by :func:`install`).
-PAGES: tuple[str, ...] = ("signin", "overview")
+PAGES: tuple[str, ...] = (
+    "signin",
+    "overview",
+    "unacknowledged",
+    "assessment",
+    "audit",
+    "special",
+    "catalogue",
+    "warnings",
+    "corrections",
+)
 
 
 def install(app: FastAPI) -> None:

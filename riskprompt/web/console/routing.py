@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskprompt.config.i18n import N_, translator
+from riskprompt.models.auditing import may_read_audit
 from riskprompt.models.errors import DomainError
 from riskprompt.web.console.auth import ConsoleUser, SignInRequired, csrf_guard, sign_in_redirect
 from riskprompt.web.console.errors import ERROR_HEADINGS, PageError
@@ -149,4 +150,8 @@ def nav_items(user: ConsoleUser | None) -> list[NavEntry]:
     if user is None or not user.is_officer:
         return []
     built = {route.path for route in router.routes if isinstance(route, APIRoute)}
-    return [NavEntry(i.key, i.path, i.label, i.path in built) for i in NAV]
+    return [
+        NavEntry(i.key, i.path, i.label, i.path in built)
+        for i in NAV
+        if i.key != "audit" or may_read_audit(user.person)  # the rule is the domain's
+    ]

@@ -26,13 +26,14 @@ from riskprompt.notifications.channels import (
     ConsoleChannel,
     EmailChannel,
     FileChannel,
+    SmsChannel,
     TelegramChannel,
-    TwilioSmsChannel,
     build_adapters,
     distinct_adapters,
 )
 from riskprompt.notifications.channels.base import Button, ChannelAdapter, Message, Outcome
 from riskprompt.notifications.channels.email import build_email, message_id_for
+from riskprompt.notifications.channels.sms_twilio import TwilioSmsProvider
 from tests.standins.fixtures import standin_overrides
 from tests.standins.smtp import SmtpStandin
 from tests.standins.telegram import TelegramFault, TelegramStandin
@@ -113,7 +114,7 @@ async def rigs(
         ),
         "sms": Rig(
             "sms",
-            TwilioSmsChannel.from_settings(standin_settings),
+            SmsChannel.from_settings(standin_settings),
             MOBILE,
             {
                 "transient": lambda: twilio_api.fail_next(TwilioFault.server_error()),
@@ -505,10 +506,8 @@ async def test_telegram_error_text_never_shows_the_token(telegram_api: TelegramS
 # -- Twilio ---------------------------------------------------------------------
 
 
-def _twilio(twilio_api: TwilioStandin, **settings: object) -> TwilioSmsChannel:
-    return TwilioSmsChannel.from_settings(
-        Settings(**(standin_overrides(twilio=twilio_api) | settings))
-    )
+def _twilio(twilio_api: TwilioStandin, **settings: object) -> SmsChannel:
+    return SmsChannel.from_settings(Settings(**(standin_overrides(twilio=twilio_api) | settings)))
 
 
 async def test_twilio_status_callback_and_base_url(twilio_api: TwilioStandin) -> None:
@@ -650,7 +649,8 @@ def test_credentials_select_the_real_adapters_and_limits(
 ) -> None:
     adapters = build_adapters(standin_settings)
     assert isinstance(adapters[Channel.EMAIL], EmailChannel)
-    assert isinstance(adapters[Channel.SMS], TwilioSmsChannel)
+    assert isinstance(adapters[Channel.SMS], SmsChannel)
+    assert isinstance(adapters[Channel.SMS].provider, TwilioSmsProvider)
     assert isinstance(adapters[Channel.TELEGRAM], TelegramChannel)
     # RATE_LIMITS is off in the stand-in settings: nothing to pace.
     assert all(a.rate_per_sec is None for a in adapters.values())
@@ -687,10 +687,12 @@ async def test_a_server_that_never_answers_is_retried(channel: str) -> None:
         adapter = EmailChannel(host="127.0.0.1", port=port, timeout=0.3)
         address = MAILBOX
     elif channel == "sms":
-        adapter = TwilioSmsChannel(
-            account_sid="AC" + "0" * 32, auth_token="t", from_="+15005550006", api_url=url
+        adapter = SmsChannel(
+            TwilioSmsProvider(
+                account_sid="AC" + "0" * 32, auth_token="t", from_="+15005550006", api_url=url
+            ),
+            timeout=0.3,
         )
-        adapter.timeout = 0.3
         address = MOBILE
     else:
         adapter = TelegramChannel(token="1:t", api_url=url, timeout=0.3)
