@@ -34,17 +34,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
-import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from riskprompt.config.settings import Settings
 from riskprompt.models import codes
-from riskprompt.models.clock import Clock, SystemClock
-from riskprompt.models.tokens import CachedToken, provider_token
+from riskprompt.models.clock import Clock
 from riskprompt.notifications.channels.base import (
     Button,
     ChannelAdapter,
@@ -53,6 +50,8 @@ from riskprompt.notifications.channels.base import (
     SendResult,
 )
 from riskprompt.notifications.channels.sms import Receipt
+from riskprompt.notifications.channels.tokenapi import Answer as BaseAnswer
+from riskprompt.notifications.channels.tokenapi import ApiUnavailable, TokenApiClient
 
 log = logging.getLogger(__name__)
 
@@ -100,31 +99,13 @@ def until_next_day(now: datetime) -> float:
     return max(60.0, (midnight - local).total_seconds())
 
 
-class DingTalkUnavailable(Exception):
-    """DingTalk could not be asked (no answer, not JSON, or no token): try later.
-
-    Attributes:
-        retry_after: seconds DingTalk asked to wait, when it said.
-    """
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+class DingTalkUnavailable(ApiUnavailable):
+    """DingTalk could not be asked (no answer, not JSON, or no token): try later."""
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(BaseAnswer):
     """DingTalk's JSON answer to one call, with its ``errcode`` and ``errmsg``."""
-
-    data: dict[str, Any]
-
-    @property
-    def errcode(self) -> int:
-        """0 when the call succeeded."""
-        try:
-            return int(self.data.get("errcode", 0))
-        except (TypeError, ValueError):
-            return -1
 
     @property
     def errmsg(self) -> str:
@@ -133,11 +114,6 @@ class Answer:
         if self.data.get("sub_code"):
             text = f"{text} [sub_code {self.data['sub_code']}]"
         return text[:300]
-
-    @property
-    def ok(self) -> bool:
-        """Whether ``errcode`` is 0."""
-        return self.errcode == 0
 
 
 def outcome_of(answer: Answer, *, now: datetime) -> SendResult:
@@ -178,19 +154,19 @@ RESULT_PATH = "/topapi/message/corpconversation/getsendresult"
 VISIBLE_SCOPES_PATH = "/microapp/visible_scopes"
 
 
-class DingTalkClient:
+class DingTalkClient(TokenApiClient):
     """DingTalk's server API for one self-built app, with its shared access token.
-
-    Use as an async context manager (or :meth:`open`/:meth:`close`).
 
     Args:
         api_url: ``https://oapi.dingtalk.com`` or another deployment's base.
         app_key, app_secret, agent_id: the app.
-        engine: the database holding the shared token (None: this process's own).
-        clock: measures the token's expiry.
-        timeout: seconds for one call.
-        max_connections: the HTTP connection pool's size.
+        engine, clock, timeout, max_connections: as :class:`TokenApiClient`.
     """
+
+    platform = "DingTalk"
+    unavailable = DingTalkUnavailable
+    answer = Answer
+    token_codes = TOKEN_CODES
 
     def __init__(
         self,
@@ -204,18 +180,18 @@ class DingTalkClient:
         timeout: float = 10.0,
         max_connections: int = 8,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
+        super().__init__(
+            api_url=api_url,
+            secret=app_secret,
+            token_key=f"dingtalk:{app_key}:{agent_id}",
+            engine=engine,
+            clock=clock,
+            timeout=timeout,
+            max_connections=max_connections,
+        )
         self.app_key = app_key
         self.app_secret = app_secret
         self.agent_id = agent_id
-        self.engine = engine
-        self.clock = clock or SystemClock()
-        self.timeout = timeout
-        self.max_connections = max_connections
-        self.token_key = f"dingtalk:{app_key}:{agent_id}"
-        self._http: httpx.AsyncClient | None = None
-        self._token: CachedToken | None = None
-        self._token_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(
@@ -237,103 +213,15 @@ class DingTalkClient:
             clock=clock,
         )
 
-    async def open(self) -> None:
-        """Make the HTTP connection pool."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self.api_url,
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=self.max_connections),
-                follow_redirects=False,
-            )
-
-    async def close(self) -> None:
-        """Close the HTTP connections."""
-        if self._http is not None:
-            await self._http.aclose()
-        self._http = None
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def _scrub(self, text: str) -> str:
-        """``text`` without the secret or a token."""
-        for secret in (self.app_secret, self._token.token if self._token else ""):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    # -- the token --------------------------------------------------------------------------
-
     def _fetch_token(self) -> tuple[str, float]:
         """``gettoken`` (blocking: it runs in a worker thread holding the token's row).
 
         Raises:
             DingTalkUnavailable: no answer, or DingTalk refused (wrong secret, IP).
         """
-        try:
-            response = httpx.get(
-                f"{self.api_url}/gettoken",
-                params={"appkey": self.app_key, "appsecret": self.app_secret},
-                timeout=self.timeout,
-                follow_redirects=False,
-            )
-            data = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise DingTalkUnavailable(
-                f"DingTalk unreachable (gettoken): {type(exc).__name__}"
-            ) from None
-        answer = Answer(data if isinstance(data, dict) else {"errcode": -1})
-        if not answer.ok or not answer.data.get("access_token"):
-            wait = RATE_CODES.get(answer.errcode)
-            raise DingTalkUnavailable(
-                f"DingTalk gettoken errcode {answer.errcode}: {self._scrub(answer.errmsg)}",
-                retry_after=wait,
-            )
-        return str(answer.data["access_token"]), float(answer.data.get("expires_in") or 7200)
-
-    async def token(self, *, stale: str | None = None) -> str:
-        """A fresh access token: this process's, else the shared one, else a new one.
-
-        Args:
-            stale: a token DingTalk just refused: replace it.
-
-        Raises:
-            DingTalkUnavailable: it cannot be fetched, or the database failed.
-        """
-        async with self._token_lock:
-            now = self.clock.now()
-            held = self._token
-            if held is not None and held.fresh(now) and held.token != stale:
-                return held.token
-            if self.engine is None:
-                token, lifetime = await asyncio.to_thread(self._fetch_token)
-                self._token = CachedToken(token, now + timedelta(seconds=lifetime))
-                return token
-            try:
-                cached = await asyncio.to_thread(
-                    provider_token,
-                    self.engine,
-                    key=self.token_key,
-                    clock=self.clock,
-                    fetch=self._fetch_token,
-                    stale=stale,
-                )
-            except SQLAlchemyError as exc:
-                raise DingTalkUnavailable(f"the token cache failed: {type(exc).__name__}") from None
-            self._token = cached
-            return cached.token
-
-    # -- calls ------------------------------------------------------------------------------
+        return self._gettoken(
+            "/gettoken", {"appkey": self.app_key, "appsecret": self.app_secret}, RATE_CODES
+        )
 
     async def call(self, path: str, body: dict[str, Any]) -> Answer:
         """POST ``body`` to ``path`` with the token; a refused token is replaced once.
@@ -341,29 +229,9 @@ class DingTalkClient:
         Raises:
             DingTalkUnavailable: no answer, not JSON, or no token.
         """
-        if self._http is None:
-            raise RuntimeError("DingTalkClient.open() was not called")
-        token = await self.token()
-        for attempt in (1, 2):
-            try:
-                response = await self._http.post(path, params={"access_token": token}, json=body)
-            except httpx.HTTPError as exc:
-                raise DingTalkUnavailable(f"DingTalk unreachable: {type(exc).__name__}") from None
-            if response.status_code != 200:
-                raise DingTalkUnavailable(f"DingTalk answered HTTP {response.status_code}")
-            try:
-                data = response.json()
-            except ValueError:
-                raise DingTalkUnavailable("DingTalk answered something that is not JSON") from None
-            answer = Answer(data if isinstance(data, dict) else {"errcode": -1})
-            if answer.errcode in TOKEN_CODES and attempt == 1:
-                log.info(
-                    "DingTalk refused the access token (%s); fetching a new one", answer.errcode
-                )
-                token = await self.token(stale=token)
-                continue
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+        answer = await self.request(path, body=body)
+        assert isinstance(answer, Answer)
+        return answer
 
     async def send(self, *, userid: str, msg: dict[str, Any]) -> Answer:
         """``asyncsend_v2``: the work notification ``msg`` to ``userid``."""

@@ -16,25 +16,19 @@ WeCom answers HTTP 200 whatever happened: the ``errcode`` decides, and
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
-import httpx
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from riskprompt.config.settings import Settings
-from riskprompt.models.clock import Clock, SystemClock
-from riskprompt.models.tokens import CachedToken, provider_token
+from riskprompt.models.clock import Clock
 from riskprompt.notifications.channels.base import ChannelAdapter, Message, Outcome, SendResult
+from riskprompt.notifications.channels.tokenapi import Answer, ApiUnavailable, TokenApiClient
 
 log = logging.getLogger(__name__)
 
@@ -70,41 +64,8 @@ CONFIGURATION_CODES = frozenset({40001, 40013, 40056, 41002, 41004, 48002, 60020
 _TASK_ID = re.compile(r"[^0-9A-Za-z_\-@]")
 
 
-class WeComUnavailable(Exception):
-    """WeCom could not be asked (no answer, not JSON, or no token): try later.
-
-    Attributes:
-        retry_after: seconds WeCom asked to wait, when it said.
-    """
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """WeCom's JSON answer to one call, with its ``errcode`` and ``errmsg``."""
-
-    data: dict[str, Any]
-
-    @property
-    def errcode(self) -> int:
-        """0 when the call succeeded."""
-        try:
-            return int(self.data.get("errcode", 0))
-        except (TypeError, ValueError):
-            return -1
-
-    @property
-    def errmsg(self) -> str:
-        """WeCom's words (with its hint), for logs and the delivery's error."""
-        return str(self.data.get("errmsg", ""))[:300]
-
-    @property
-    def ok(self) -> bool:
-        """Whether ``errcode`` is 0."""
-        return self.errcode == 0
+class WeComUnavailable(ApiUnavailable):
+    """WeCom could not be asked (no answer, not JSON, or no token): try later."""
 
 
 def _listed(value: object, userid: str) -> bool:
@@ -145,22 +106,18 @@ def outcome_of(answer: Answer, userid: str) -> SendResult:
 # -- the API --------------------------------------------------------------------------------
 
 
-class WeComClient:
+class WeComClient(TokenApiClient):
     """WeCom's server API for one self-built app, with its shared access token.
-
-    Use as an async context manager (or :meth:`open`/:meth:`close`).  The token
-    is kept in this process while fresh and otherwise read from (or fetched into)
-    the database, one fetch at a time across workers.
 
     Args:
         api_url: ``https://qyapi.weixin.qq.com`` or another deployment's base.
         corp_id, agent_id, secret: the app.
-        engine: the database holding the shared token (None: this process's own,
-            for ``riskprompt doctor``).
-        clock: measures the token's expiry.
-        timeout: seconds for one call.
-        max_connections: the HTTP connection pool's size.
+        engine, clock, timeout, max_connections: as :class:`TokenApiClient`.
     """
+
+    platform = "WeCom"
+    unavailable = WeComUnavailable
+    token_codes = TOKEN_CODES
 
     def __init__(
         self,
@@ -174,18 +131,18 @@ class WeComClient:
         timeout: float = 10.0,
         max_connections: int = 8,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
+        super().__init__(
+            api_url=api_url,
+            secret=secret,
+            token_key=f"wecom:{corp_id}:{agent_id}",
+            engine=engine,
+            clock=clock,
+            timeout=timeout,
+            max_connections=max_connections,
+        )
         self.corp_id = corp_id
         self.agent_id = agent_id
         self.secret = secret
-        self.engine = engine
-        self.clock = clock or SystemClock()
-        self.timeout = timeout
-        self.max_connections = max_connections
-        self.token_key = f"wecom:{corp_id}:{agent_id}"
-        self._http: httpx.AsyncClient | None = None
-        self._token: CachedToken | None = None
-        self._token_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(
@@ -207,141 +164,25 @@ class WeComClient:
             clock=clock,
         )
 
-    async def open(self) -> None:
-        """Make the HTTP connection pool."""
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                base_url=self.api_url,
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=self.max_connections),
-                follow_redirects=False,
-            )
-
-    async def close(self) -> None:
-        """Close the HTTP connections."""
-        if self._http is not None:
-            await self._http.aclose()
-        self._http = None
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def _scrub(self, text: str) -> str:
-        """``text`` without the secret or a token."""
-        for secret in (self.secret, self._token.token if self._token else ""):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    # -- the token --------------------------------------------------------------------------
-
     def _fetch_token(self) -> tuple[str, float]:
         """``gettoken`` (blocking: it runs in a worker thread holding the token's row).
 
         Raises:
             WeComUnavailable: no answer, or WeCom refused (wrong secret, IP not allowed).
         """
-        try:
-            response = httpx.get(
-                f"{self.api_url}/cgi-bin/gettoken",
-                params={"corpid": self.corp_id, "corpsecret": self.secret},
-                timeout=self.timeout,
-                follow_redirects=False,
-            )
-            answer = Answer(response.json())
-        except (httpx.HTTPError, ValueError) as exc:
-            raise WeComUnavailable(f"WeCom unreachable (gettoken): {type(exc).__name__}") from None
-        if not answer.ok or not answer.data.get("access_token"):
-            raise WeComUnavailable(
-                f"WeCom gettoken errcode {answer.errcode}: {self._scrub(answer.errmsg)}",
-                retry_after=RATE_CODES.get(answer.errcode),
-            )
-        return str(answer.data["access_token"]), float(answer.data.get("expires_in") or 7200)
-
-    async def token(self, *, stale: str | None = None) -> str:
-        """A fresh access token: this process's, else the shared one, else a new one.
-
-        Args:
-            stale: a token WeCom just refused: replace it.
-
-        Raises:
-            WeComUnavailable: it cannot be fetched, or the database failed.
-        """
-        async with self._token_lock:
-            now = self.clock.now()
-            held = self._token
-            if held is not None and held.fresh(now) and held.token != stale:
-                return held.token
-            if self.engine is None:
-                token, lifetime = await asyncio.to_thread(self._fetch_token)
-                self._token = CachedToken(token, now + timedelta(seconds=lifetime))
-                return token
-            try:
-                cached = await asyncio.to_thread(
-                    provider_token,
-                    self.engine,
-                    key=self.token_key,
-                    clock=self.clock,
-                    fetch=self._fetch_token,
-                    stale=stale,
-                )
-            except SQLAlchemyError as exc:
-                raise WeComUnavailable(f"the token cache failed: {type(exc).__name__}") from None
-            self._token = cached
-            return cached.token
-
-    # -- calls ------------------------------------------------------------------------------
+        return self._gettoken(
+            "/cgi-bin/gettoken", {"corpid": self.corp_id, "corpsecret": self.secret}, RATE_CODES
+        )
 
     async def call(
         self, path: str, *, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
     ) -> Answer:
-        """Call ``/cgi-bin/<path>`` with the token; a refused token is replaced once.
-
-        Args:
-            path: below ``/cgi-bin/`` (``message/send``).
-            body: the JSON posted (None: a GET).
-            params: more query parameters.
-
-        Returns:
-            WeCom's answer, whatever its errcode.
+        """Call ``/cgi-bin/<path>`` (``message/send``) with the token; GET when no ``body``.
 
         Raises:
             WeComUnavailable: no answer, not JSON, or no token.
         """
-        if self._http is None:
-            raise RuntimeError("WeComClient.open() was not called")
-        token = await self.token()
-        for attempt in (1, 2):
-            query = {"access_token": token, **(params or {})}
-            try:
-                if body is None:
-                    response = await self._http.get(f"/cgi-bin/{path}", params=query)
-                else:
-                    response = await self._http.post(f"/cgi-bin/{path}", params=query, json=body)
-            except httpx.HTTPError as exc:
-                raise WeComUnavailable(f"WeCom unreachable: {type(exc).__name__}") from None
-            if response.status_code != 200:
-                raise WeComUnavailable(f"WeCom answered HTTP {response.status_code}")
-            try:
-                data = response.json()
-            except ValueError:
-                raise WeComUnavailable("WeCom answered something that is not JSON") from None
-            answer = Answer(data if isinstance(data, dict) else {"errcode": -1})
-            if answer.errcode in TOKEN_CODES and attempt == 1:
-                log.info("WeCom refused the access token (%s); fetching a new one", answer.errcode)
-                token = await self.token(stale=token)
-                continue
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.request(f"/cgi-bin/{path}", body=body, params=params)
 
     async def send(self, payload: dict[str, Any]) -> Answer:
         """``message/send`` with ``payload`` (``agentid`` is added)."""
