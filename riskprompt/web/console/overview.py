@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 
+from riskprompt.config.i18n import pgettext
 from riskprompt.models.catalog import RiskLevel
 from riskprompt.models.overview import ORDERS, PER_PAGE, scope_overview
 from riskprompt.models.periods import current_period, parse_period, shift_period
@@ -24,6 +25,14 @@ from riskprompt.web.console.auth import Officer
 from riskprompt.web.console.rendering import app_url, render
 from riskprompt.web.console.routing import router
 from riskprompt.web.context import web_context
+
+#: The short colour names of the overview's header, which its template looks up as
+#: ``pgettext("short", colour)``: written out here so that ``make i18n`` keeps them.
+SHORT_COLOUR_NAMES = (
+    pgettext("short", "yellow"),
+    pgettext("short", "orange"),
+    pgettext("short", "red"),
+)
 
 #: How many months back the period selector offers (the current one included).
 PERIODS_OFFERED = 13

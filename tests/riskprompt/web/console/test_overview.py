@@ -366,6 +366,11 @@ def test_the_page_shows_the_heat_map_with_links_to_the_rows(
     assert f'href="/corrections?unit={sub}"' in html
     assert f'href="/catalogue?unit={office.unit_a.id}&amp;level=high"' in html
     assert "50%" in html and "heat-4" in html
+    for short in ("黄", "橙", "红"):  # the warning colours' short names in the header
+        assert (
+            f'<span class="badge {dict(黄="yellow", 橙="orange", 红="red")[short]}">{short}</span>'
+            in html
+        )
     for marker in ("审计局", "陈审计", "SJ001", "李纪检"):
         assert marker not in html
 
