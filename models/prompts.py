@@ -127,6 +127,9 @@ class Prompt(SQLModel, table=True):
         UniqueConstraint("person_id", "post_id", "period", "kind", name="uq_prompt_once"),
         UniqueConstraint("broadcast_id", "person_id", name="uq_prompt_broadcast_person"),
         Index("ix_prompt_status_remind", "status", "remind_at"),
+        # The console's counts per unit of a period's prompts (the overview, 未阅) read
+        # this index alone, not the table.
+        Index("ix_prompt_person_period", "person_id", "period", "status", "requires_ack", "kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
