@@ -23,7 +23,7 @@ from riskprompt import __version__
 from riskprompt.config.settings import Settings
 from riskprompt.models.clock import Clock
 from riskprompt.models.errors import DomainError
-from riskprompt.web import ack, api, console, health, metrics, telegram, twilio, wecom
+from riskprompt.web import ack, api, console, dingtalk, health, metrics, telegram, twilio, wecom
 from riskprompt.web.context import TelegramHandler, WebContext
 from riskprompt.web.errors import domain_error_handler, validation_error_handler
 
@@ -68,6 +68,7 @@ def create_app(
     app.include_router(ack.router)
     app.include_router(telegram.router)
     app.include_router(wecom.router)
+    app.include_router(dingtalk.router)
     app.include_router(api.router)
     console.install(app)  # the officers' web console at / (sign-in at /login)
     return app
