@@ -81,6 +81,11 @@ class ConsoleUser:
         """Whether ``unit_id`` is within their scope."""
         return self.scope is None or unit_id in self.scope
 
+    def in_session(self, session: Session) -> Person:
+        """The signed-in person as ``session`` reads them (people are deactivated, not
+        deleted, so the detached copy stands in only if the row were gone)."""
+        return session.get(Person, self.person.id) or self.person
+
 
 def cookie_name(request: Request, base: str) -> str:
     """``base``, or ``__Host-base`` when cookies are Secure (https only, this host only)."""

@@ -49,7 +49,6 @@ from riskprompt.models.directory import (
     visible_units,
 )
 from riskprompt.models.importing import CATALOG_LAYOUT, KIND_LABELS, PEOPLE_LAYOUT, ImportResult
-from riskprompt.models.people import Person
 from riskprompt.web.console.auth import ConsoleUser, Officer
 from riskprompt.web.console.errors import PageError
 from riskprompt.web.console.rendering import console_locale, gettext_for, render
@@ -137,7 +136,7 @@ def _browse(
     session: Session, officer: ConsoleUser, filters: Filters, request: Request
 ) -> dict[str, Any]:
     """What the directory page shows for ``filters`` (within the officer's scope)."""
-    me = session.get(Person, officer.person.id) or officer.person
+    me = officer.in_session(session)
     unit: Unit | None = (
         unit_in_scope(session, viewer=me, ref=filters.unit) if filters.unit else None
     )
@@ -292,7 +291,7 @@ async def catalogue_import(request: Request, officer: Officer) -> Response:
             )
 
         def work(session: Session) -> ImportResult:
-            me = session.get(Person, officer.person.id) or officer.person
+            me = officer.in_session(session)
             result = import_table(
                 session,
                 actor=me,
@@ -336,7 +335,7 @@ async def catalogue_export(request: Request, officer: Officer) -> Response:
     path = folder / f"riskprompt-{stem}-{today.strftime('%Y%m%d')}.{form}"
 
     def work(session: Session) -> int:
-        me = session.get(Person, officer.person.id) or officer.person
+        me = officer.in_session(session)
         return export_table(session, viewer=me, kind=kind, path=path, locale=locale, today=today)
 
     try:

@@ -60,7 +60,6 @@ from riskprompt.web.console.warnings import (
     code_id,
     page_context,
     unit_filter,
-    viewer_of,
 )
 from riskprompt.web.context import web_context
 from riskprompt.web.errors import status_for
@@ -106,7 +105,7 @@ async def corrections_page(
     context = web_context(request)
 
     def read(session: Session) -> dict[str, Any]:
-        viewer = viewer_of(session, officer)
+        viewer = officer.in_session(session)
         if unit_id is not None:  # a unit of another scope is not found
             unit_in_scope(session, viewer=viewer, ref=str(unit_id))
         queue = correction_desk(
@@ -190,7 +189,7 @@ async def _detail_page(
     context = web_context(request)
 
     def read(session: Session) -> tuple[CorrectionView, int | None, int]:
-        viewer = viewer_of(session, officer)
+        viewer = officer.in_session(session)
         view = correction_for_officer(
             session,
             officer=viewer,
@@ -243,7 +242,7 @@ async def _evidence(request: Request, officer: ConsoleUser, code: str, number: i
     def read(session: Session) -> EvidenceFile:
         return evidence_of(
             session,
-            officer=viewer_of(session, officer),
+            officer=officer.in_session(session),
             correction_id=correction_id,
             number=number,
             data_dir=context.settings.DATA_DIR,
@@ -335,7 +334,7 @@ async def review(
     context = web_context(request)
 
     def work(session: Session) -> None:
-        viewer = viewer_of(session, officer)
+        viewer = officer.in_session(session)
         correction_for_officer(  # of the scope, else not found
             session, officer=viewer, correction_id=correction_id, data_dir=context.settings.DATA_DIR
         )

@@ -251,7 +251,7 @@ async def _composer_page(
     page = _page_number(request)
 
     def read(session: Session) -> dict[str, Any]:
-        me = session.get(Person, officer.person.id) or officer.person
+        me = officer.in_session(session)
         recent = page_broadcasts(session, issuer=me, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
         return {
             "units": _unit_choices(session, me),
@@ -298,7 +298,7 @@ async def special_composer(request: Request, officer: Officer) -> Response:
                 named = composition.unit
 
                 def unit_id(session: Session) -> str:
-                    me = session.get(Person, officer.person.id) or officer.person
+                    me = officer.in_session(session)
                     return str(unit_in_scope(session, viewer=me, ref=named).id)
 
                 composition = replace(composition, unit=await web_context(request).run(unit_id))
@@ -311,7 +311,7 @@ async def special_composer(request: Request, officer: Officer) -> Response:
         ids = [i for i in ids if 0 < i < 2**31]
 
         def done(session: Session) -> dict[str, Any]:
-            me = session.get(Person, officer.person.id) or officer.person
+            me = officer.in_session(session)
             found = page_broadcasts(session, issuer=me, limit=len(ids) or 1, ids=ids).rows
             return {
                 "broadcasts": len(found),
@@ -349,7 +349,7 @@ async def special_preview(request: Request, officer: Officer) -> Response:
     typed = composition.target_text()
 
     def preview(session: Session) -> dict[str, Any]:
-        me = session.get(Person, officer.person.id) or officer.person
+        me = officer.in_session(session)
         try:
             reach: Reach = preview_special_prompts(
                 session,
@@ -416,7 +416,7 @@ async def special_confirm(request: Request, officer: Officer) -> Response:
     typed = composition.target_text()
 
     def issue(session: Session) -> list[int]:
-        me = session.get(Person, officer.person.id) or officer.person
+        me = officer.in_session(session)
         try:
             broadcasts = issue_special_prompts(
                 session,

@@ -45,7 +45,7 @@ from riskprompt.models.desk import (
 from riskprompt.models.directory import unit_in_scope, visible_units
 from riskprompt.models.errors import DomainError, InvalidInput
 from riskprompt.models.listings import page_offset
-from riskprompt.models.people import CHANNEL_LABELS, Person
+from riskprompt.models.people import CHANNEL_LABELS
 from riskprompt.models.queries import is_row_id
 from riskprompt.models.refs import correction_status_label
 from riskprompt.models.warnings import (
@@ -259,7 +259,7 @@ async def warnings_page(
     context = web_context(request)
 
     def read(session: Session) -> dict[str, Any]:
-        viewer = viewer_of(session, officer)
+        viewer = officer.in_session(session)
         if unit_id is not None:  # a unit of another scope is not found
             unit_in_scope(session, viewer=viewer, ref=str(unit_id))
         desk = warning_desk(
@@ -298,13 +298,6 @@ async def warnings_page(
     )
 
 
-def viewer_of(session: Session, officer: ConsoleUser) -> Person:
-    """The signed-in officer, as this transaction reads them."""
-    person = session.get(Person, officer.person.id)
-    assert person is not None  # people are deactivated, not deleted
-    return person
-
-
 # -- one warning ---------------------------------------------------------------------------
 
 
@@ -322,7 +315,7 @@ async def _detail_page(
     def read(session: Session) -> Any:
         return warning_detail(
             session,
-            officer=viewer_of(session, officer),
+            officer=officer.in_session(session),
             warning_id=warning_id,
             now=context.clock.now(),
             zone=context.settings.zone,
@@ -495,7 +488,7 @@ async def issue(
     context = web_context(request)
 
     def work(session: Session) -> Any:
-        viewer = viewer_of(session, officer)
+        viewer = officer.in_session(session)
         subject = find_person(session, officer=viewer, ref=values.person)
         if asked.risk_point_id is not None:
             risk_point_in_scope(session, officer=viewer, risk_point_id=asked.risk_point_id)
@@ -575,7 +568,7 @@ async def withdraw(
     gettext = gettext_for(request)
 
     def work(session: Session) -> int:
-        viewer = viewer_of(session, officer)
+        viewer = officer.in_session(session)
         warning = warning_in_scope(session, officer=viewer, warning_id=warning_id)
         return withdraw_warning(
             session, warning=warning, actor=viewer, clock=context.clock, reason=reason
